@@ -1,0 +1,35 @@
+# Developer and CI entry points. `make test` installs redis-server first
+# (Debian/Ubuntu) because the integration tests start real servers.
+
+CARGO ?= cargo
+# Tests may point at another build with REPLICANT_REDIS_SERVER=/path/to/redis-server.
+REDIS_SERVER ?= $(or $(REPLICANT_REDIS_SERVER),redis-server)
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+
+.DEFAULT_GOAL := build
+.PHONY: build test lint bench demo deps
+
+build:
+	$(CARGO) build --release
+
+# Installs redis-server/redis-tools unless a server binary is already on PATH.
+deps:
+	@if command -v "$(REDIS_SERVER)" >/dev/null 2>&1; then \
+		echo "using $$(command -v "$(REDIS_SERVER)")"; \
+	else \
+		$(SUDO) apt-get update && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server redis-tools; \
+	fi
+
+test: deps
+	$(CARGO) test --workspace
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+bench: deps
+	$(CARGO) bench
+
+demo: deps
+	bash scripts/demo.sh

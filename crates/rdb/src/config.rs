@@ -1,0 +1,59 @@
+//! Parser limits: how much one batch, one raw value and one buffered item may hold.
+
+/// Limits that bound the parser's memory, whatever the size of the data or of one key.
+///
+/// The caller's input buffer never needs to hold more than about
+/// `max(batch_bytes, raw_value_max) + max_buffered` unconsumed bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ParserConfig {
+    /// A collection's elements come out in batches of at most this many. Default 512.
+    pub batch_items: usize,
+    /// A batch also closes once its elements hold this many bytes, and a big string value
+    /// comes out in pieces of this size. Default 1 MiB.
+    pub batch_bytes: usize,
+    /// A value whose encoded form is at most this many bytes is also handed out whole, raw,
+    /// so that it can be sent as a RESTORE payload. 0 disables. Default 512 KiB.
+    pub raw_value_max: usize,
+    /// The largest single element, packed container (ziplist, listpack, intset), compressed
+    /// string or module value the parser will hold whole. Default 512 MiB (Redis's own
+    /// `proto-max-bulk-len`).
+    pub max_buffered: usize,
+}
+
+impl Default for ParserConfig {
+    fn default() -> Self {
+        ParserConfig {
+            batch_items: 512,
+            batch_bytes: 1 << 20,
+            raw_value_max: 512 << 10,
+            max_buffered: 512 << 20,
+        }
+    }
+}
+
+impl ParserConfig {
+    /// Sets [`ParserConfig::batch_items`] (at least 1).
+    pub fn batch_items(mut self, n: usize) -> Self {
+        self.batch_items = n.max(1);
+        self
+    }
+
+    /// Sets [`ParserConfig::batch_bytes`] (at least 1).
+    pub fn batch_bytes(mut self, n: usize) -> Self {
+        self.batch_bytes = n.max(1);
+        self
+    }
+
+    /// Sets [`ParserConfig::raw_value_max`].
+    pub fn raw_value_max(mut self, n: usize) -> Self {
+        self.raw_value_max = n;
+        self
+    }
+
+    /// Sets [`ParserConfig::max_buffered`] (at least 1 KiB).
+    pub fn max_buffered(mut self, n: usize) -> Self {
+        self.max_buffered = n.max(1024);
+        self
+    }
+}

@@ -1,0 +1,148 @@
+//! Values stored element by element: strings (in pieces), and lists, sets, sorted sets
+//! and hashes in their plain (non-packed) encodings, including the field-expiry hashes
+//! of Redis 7.4+ and Valkey 9.
+
+use super::{Cx, ItemKind, Step};
+use crate::format::Encoding;
+use crate::reader::{bounded, Len, Res};
+use crate::slot::Slot;
+use crate::Error;
+
+/// A string value: its pieces come out `piece` bytes at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct StringState {
+    /// Bytes still to read; `None` before the length was read.
+    left: Option<u64>,
+}
+
+impl StringState {
+    pub(crate) fn step(&mut self, cx: &mut Cx<'_, '_>) -> Res<Step> {
+        let left = match self.left {
+            Some(0) => return Ok(Step::Done),
+            Some(n) => n,
+            None => {
+                let head = cx.cur.pos();
+                match cx.cur.len_or_special()? {
+                    Len::Plain(n) => n,
+                    Len::Special(_) => {
+                        // Integer or compressed: decoded whole into scratch.
+                        cx.cur.set_pos(head);
+                        let slot = cx.string()?;
+                        cx.slots.push(slot);
+                        self.left = Some(0);
+                        return Ok(Step::Items(ItemKind::StringPiece, 1));
+                    }
+                }
+            }
+        };
+        let take = left.min(cx.piece as u64) as usize;
+        let start = cx.cur.offset();
+        cx.cur.take(take)?;
+        cx.slots.push(Slot::Input { start, len: take });
+        self.left = Some(left - take as u64);
+        Ok(Step::Items(ItemKind::StringPiece, 1))
+    }
+}
+
+/// A collection stored as a count and then its elements one by one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct SeqState {
+    enc: Encoding,
+    /// Elements still to read; `None` before the count was read.
+    left: Option<u64>,
+    /// Base of relative field TTLs (Redis type 24).
+    min_expire: i64,
+}
+
+impl SeqState {
+    pub(crate) fn new(enc: Encoding) -> Self {
+        SeqState {
+            enc,
+            left: None,
+            min_expire: 0,
+        }
+    }
+
+    pub(crate) fn step(&mut self, cx: &mut Cx<'_, '_>) -> Res<Step> {
+        let left = match self.left {
+            Some(0) => return Ok(Step::Done),
+            Some(n) => n,
+            None => {
+                if self.enc == Encoding::HashMetadata {
+                    self.min_expire = cx.cur.i64_le()?;
+                }
+                self.left = Some(cx.cur.count()?);
+                return Ok(Step::Progress);
+            }
+        };
+        let kind = self.element(cx)?;
+        self.left = Some(left - 1);
+        Ok(Step::Items(kind, 1))
+    }
+
+    fn element(&self, cx: &mut Cx<'_, '_>) -> Res<ItemKind> {
+        use Encoding::*;
+        let at = cx.cur.offset();
+        Ok(match self.enc {
+            List | Set => {
+                let s = cx.string()?;
+                cx.slots.push(s);
+                if self.enc == List {
+                    ItemKind::List
+                } else {
+                    ItemKind::Set
+                }
+            }
+            ZSet | ZSet2 => {
+                let member = cx.string()?;
+                let score = if self.enc == ZSet {
+                    cx.cur.text_double()?
+                } else {
+                    cx.cur.binary_double()?
+                };
+                if score.is_nan() {
+                    return Err(Error::corrupt(at, "sorted-set score is NaN").into());
+                }
+                cx.slots.extend([member, Slot::Float(score)]);
+                ItemKind::ZSet
+            }
+            Hash => {
+                let (f, v) = (cx.string()?, cx.string()?);
+                cx.slots.extend([f, v, Slot::Int(0)]);
+                ItemKind::Hash
+            }
+            HashMetadataPreGa => {
+                let expire = cx.cur.len()?;
+                let (f, v) = (cx.string()?, cx.string()?);
+                cx.slots.extend([f, v, Slot::Int(expire_ms(expire, at)?)]);
+                ItemKind::Hash
+            }
+            HashMetadata => {
+                let ttl = cx.cur.len()?;
+                let (f, v) = (cx.string()?, cx.string()?);
+                let expire = if ttl == 0 {
+                    0
+                } else {
+                    expire_ms(ttl, at)?
+                        .checked_add(self.min_expire - 1)
+                        .ok_or_else(|| Error::corrupt(at, "field expiry overflows"))?
+                };
+                cx.slots.extend([f, v, Slot::Int(expire)]);
+                ItemKind::Hash
+            }
+            Hash2 => {
+                let (f, v) = (cx.string()?, cx.string()?);
+                let expire = cx.cur.i64_le()?;
+                cx.slots.extend([f, v, Slot::Int(if expire < 0 { 0 } else { expire })]);
+                ItemKind::Hash
+            }
+            _ => return Err(Error::corrupt(at, "internal: not a plain collection").into()),
+        })
+    }
+}
+
+fn expire_ms(v: u64, at: u64) -> Result<i64, Error> {
+    bounded(v, i64::MAX as usize, "field expiry", at)
+        .map(|v| v as i64)
+        .map_err(|_| Error::corrupt(at, format!("field expiry {v} out of range")))
+}

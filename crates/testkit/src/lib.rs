@@ -1,0 +1,50 @@
+//! Test support for replicant: real `redis-server` processes and data images.
+//!
+//! * [`server`] owns the lifecycle of a throwaway `redis-server` process
+//!   (free loopback port, private temp dir, kill on drop).
+//! * [`dataset`] owns [`Snapshot`], a complete comparable image of every key
+//!   of a server, and [`stream`] the image of one stream key.
+//! * [`diff`] compares snapshots: [`assert_same`] explains differences,
+//!   [`wait_until_same`] polls a target until it matches.
+//! * [`fill`] owns the deterministic data generators used to populate a
+//!   source server (every type and encoding, or bulk generated data).
+//! * [`info`] answers questions about the connected server (version,
+//!   supported commands).
+//!
+//! Typical use from an integration test:
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use replicant_testkit::{assert_same, fill, snapshot, wait_until_same, RedisServer};
+//!
+//! let source = RedisServer::start();
+//! let target = RedisServer::start();
+//! fill::fill_everything(&mut source.conn());
+//! let expected = snapshot(&mut source.conn());
+//! // ... run replicant from source.url() to target.url() ...
+//! wait_until_same(&expected, &mut target.conn(), Duration::from_secs(30));
+//! // or, once replicant has finished:
+//! assert_same(&expected, &snapshot(&mut target.conn()));
+//! ```
+//!
+//! This is test-only code: failures panic with a descriptive message.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+pub mod dataset;
+pub mod diff;
+pub mod fill;
+pub mod info;
+mod reply;
+pub mod server;
+pub mod stream;
+
+pub use dataset::{snapshot, Blob, Data, Entry, HashField, Snapshot};
+pub use diff::{assert_same, diff_report, wait_until_same};
+pub use info::{server_version, supports_command};
+pub use server::{RedisServer, RedisServerBuilder};
+pub use stream::{ConsumerImage, GroupImage, PendingEntry, StreamEntry, StreamImage};
