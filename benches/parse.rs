@@ -1,1 +1,186 @@
-fn main() {}
+//! Parse throughput of `replicant-rdb` over generated RDB files of 100+ MB, and the
+//! parser's peak memory at two file sizes. See `docs/performance.md`.
+//!
+//! ```text
+//! cargo bench --bench parse                 # generate missing files, bench, peak RSS
+//! cargo bench --bench parse -- --generate   # only generate the missing files
+//! cargo bench --bench parse -- --rss FILE   # peak RSS of a streamed parse of FILE
+//! ```
+//!
+//! The files live in `bench-data/` at the workspace root (or `$REPLICANT_BENCH_DATA`)
+//! and are generated with a real `redis-server` when missing (see `parse/datagen.rs`).
+//! `REPLICANT_BENCH_SKIP_RSS=1` skips the peak-memory runs.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+#[path = "parse/drive.rs"]
+mod drive;
+#[path = "parse/datagen.rs"]
+mod datagen;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
+
+use drive::{Sink, CHUNK};
+
+/// Files benchmarked for throughput.
+const THROUGHPUT: &[&str] = &["strings", "strings-nolzf", "mixed"];
+/// Files whose streamed parse's peak RSS is measured, as (smaller, four times larger).
+const MEMORY: &[(&str, &str)] = &[("strings", "strings-x4"), ("mixed", "mixed-x4")];
+
+fn data_dir() -> PathBuf {
+    std::env::var_os("REPLICANT_BENCH_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("bench-data"))
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--rss") {
+        let file = args.get(i + 1).expect("--rss FILE");
+        rss_child(Path::new(file));
+        return;
+    }
+    let dir = data_dir();
+    if args.iter().any(|a| a == "--generate") {
+        datagen::ensure_all(&dir);
+        return;
+    }
+    if args.iter().any(|a| a == "--list") {
+        bench_throughput(&dir, &[]);
+        return;
+    }
+    let missing = datagen::FILLS
+        .iter()
+        .flat_map(|f| f.outputs.iter())
+        .any(|(stem, _)| !datagen::rdb_path(&dir, stem).exists());
+    // `cargo test --benches` runs this without `--bench`: never generate 1 GB there.
+    if !args.iter().any(|a| a == "--bench") && missing {
+        eprintln!("bench-data is missing; skipping (run `cargo bench --bench parse` to generate it)");
+        return;
+    }
+    datagen::ensure_all(&dir);
+    let files: Vec<(String, Vec<u8>)> = THROUGHPUT
+        .iter()
+        .map(|stem| {
+            let path = datagen::rdb_path(&dir, stem);
+            let data = std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+            describe(stem, &data);
+            (stem.to_string(), data)
+        })
+        .collect();
+    bench_throughput(&dir, &files);
+    drop(files);
+    if std::env::var_os("REPLICANT_BENCH_SKIP_RSS").is_none() && args.iter().any(|a| a == "--bench") {
+        peak_memory(&dir);
+    }
+}
+
+/// Prints what a file holds: keys per encoding with their share of the file.
+fn describe(stem: &str, data: &[u8]) {
+    let census = drive::census(data).unwrap_or_else(|e| panic!("{stem}: {e}"));
+    let total = data.len() as f64;
+    println!(
+        "{stem}.rdb: {:.1} MB, {} keys ({} with TTL), string value bytes {:.1} MB",
+        total / 1e6,
+        census.keys,
+        census.with_ttl,
+        census.string_bytes as f64 / 1e6
+    );
+    println!("  {:<16} {:>9} {:>11} {:>7} {:>12}", "encoding", "keys", "MB", "share", "elements");
+    for (enc, (keys, bytes, items)) in &census.by_encoding {
+        println!(
+            "  {enc:<16} {keys:>9} {:>11.1} {:>6.1}% {items:>12}",
+            *bytes as f64 / 1e6,
+            100.0 * *bytes as f64 / total
+        );
+    }
+}
+
+fn bench_throughput(_dir: &Path, files: &[(String, Vec<u8>)]) {
+    let mut c = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4))
+        .configure_from_args();
+    for (stem, data) in files {
+        let mut group = c.benchmark_group("parse");
+        group.sampling_mode(SamplingMode::Flat);
+        group.throughput(Throughput::BytesDecimal(data.len() as u64));
+        group.bench_with_input(BenchmarkId::new("whole", stem), data, |b, data| {
+            b.iter(|| {
+                let mut sink = Sink::default();
+                drive::whole(data, &mut sink).expect("parse");
+                assert!(sink.verified, "checksum not verified");
+                std::hint::black_box(sink)
+            })
+        });
+        group.bench_with_input(BenchmarkId::new("chunked-64k", stem), data, |b, data| {
+            b.iter(|| {
+                let mut sink = Sink::default();
+                drive::chunked(&data[..], &mut sink).expect("parse");
+                assert!(sink.verified, "checksum not verified");
+                std::hint::black_box(sink)
+            })
+        });
+        group.finish();
+    }
+    c.final_summary();
+}
+
+/// Runs `--rss` in a fresh process for each file and prints a table.
+fn peak_memory(dir: &Path) {
+    let exe = std::env::current_exe().expect("current exe");
+    println!();
+    println!("peak memory of a streamed parse from disk ({} KiB reads, default ParserConfig):", CHUNK >> 10);
+    println!(
+        "  {:<18} {:>10} {:>14} {:>14} {:>12} {:>10}",
+        "file", "MB", "VmHWM before", "VmHWM after", "max buffer", "MB/s"
+    );
+    for (small, large) in MEMORY {
+        for stem in [small, large] {
+            let path = datagen::rdb_path(dir, stem);
+            let out = Command::new(&exe).arg("--rss").arg(&path).output().expect("run --rss");
+            let text = String::from_utf8_lossy(&out.stdout);
+            if !out.status.success() {
+                panic!("--rss {} failed: {}{}", path.display(), text, String::from_utf8_lossy(&out.stderr));
+            }
+            print!("{text}");
+        }
+    }
+}
+
+/// Parses `file` streamed from disk and prints one table row with peak RSS.
+fn rss_child(file: &Path) {
+    let before = vm_hwm_kib();
+    let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or_default();
+    let f = File::open(file).unwrap_or_else(|e| panic!("open {}: {e}", file.display()));
+    let mut sink = Sink::default();
+    let t = Instant::now();
+    let max_buf = drive::chunked(f, &mut sink).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let secs = t.elapsed().as_secs_f64();
+    let after = vm_hwm_kib();
+    assert!(sink.verified, "checksum not verified");
+    let stem = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    println!(
+        "  {stem:<18} {:>10.1} {:>10} KiB {:>10} KiB {:>8} KiB {:>10.0}",
+        size as f64 / 1e6,
+        before,
+        after,
+        max_buf >> 10,
+        size as f64 / 1e6 / secs
+    );
+}
+
+/// Peak resident set size of this process so far.
+fn vm_hwm_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}

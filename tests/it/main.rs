@@ -1,1 +1,7 @@
+//! Integration tests: the `replicant` binary against real `redis-server` processes.
+//! One test binary; each module covers one command or scenario.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+mod cli;
+mod rdb_corpus;
+mod rdb_roundtrip;

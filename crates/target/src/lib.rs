@@ -1,1 +1,22 @@
-//! placeholder
+//! Connections to the target: a RESP client that pipelines encoded command batches,
+//! reads every reply, and stops at the first error reply with the command, key and
+//! reply in the message.
+//!
+//! # Brief overview
+//!
+//! - [`TargetUrl`] parses `redis://[user:pass@]host:port[/db]`.
+//! - [`Connection::connect`] opens a TCP connection and authenticates.
+//! - [`Connection::send`] writes a [`replicant_convert::Commands`] batch and keeps at
+//!   most a window of commands unanswered; [`Connection::drain`] waits for all replies.
+
+#![deny(missing_docs)]
+
+mod connection;
+mod error;
+mod reply;
+mod url;
+
+pub use connection::{Connection, ConnectionStats};
+pub use error::TargetError;
+pub use reply::Reply;
+pub use url::TargetUrl;

@@ -1,0 +1,228 @@
+//! The sans-IO contract: events do not depend on how the input is split, and the caller
+//! never has to buffer more than the configuration allows.
+//!
+//! - Every fixture that should parse gives the same events fed whole, one byte at a
+//!   time and split at seeded random offsets, under several configurations (compared
+//!   like with like: batching legitimately differs between configurations, but the
+//!   decoded content does not).
+//! - Raw values: present for small values by default and byte-exact (re-parsing one as a
+//!   single-key RDB gives the same value), absent with `raw_value_max(0)`.
+//! - Minimal buffering: a driver that only ever supplies exactly the bytes `NeedMore`
+//!   asks for never holds more than `batch_bytes + raw_value_max` plus slack, even for a
+//!   5 MB string and a 100k-member set (generated in-test with `support::writer`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod support;
+
+use replicant_rdb::{Flavor, Kind, ParserConfig};
+use support::model::{decode_with, Dump};
+use support::writer::RdbWriter;
+use support::{events, good_fixtures, random_chunks, run, whole_with};
+
+/// Configurations the fixtures are run under.
+fn configs() -> Vec<(&'static str, ParserConfig)> {
+    vec![
+        ("default", ParserConfig::default()),
+        ("small batches", ParserConfig::default().batch_items(3).batch_bytes(64)),
+        ("one item per batch, no raw", ParserConfig::default().batch_items(1).batch_bytes(1).raw_value_max(0)),
+        ("small raw", ParserConfig::default().batch_items(7).batch_bytes(1000).raw_value_max(100)),
+    ]
+}
+
+/// Seeds and the largest chunk each one draws.
+const SPLITS: [(u64, usize); 4] = [(1, 16), (2, 256), (3, 4096), (4, 4096)];
+
+#[test]
+fn fixtures_fed_whole_bytewise_and_randomly_agree() {
+    for fx in good_fixtures() {
+        for (label, cfg) in configs() {
+            let whole = whole_with(&fx.data, cfg.clone()).unwrap_or_else(|e| panic!("{} ({label}): {e}", fx.name));
+            assert!(whole.last().is_some_and(|e| e.starts_with("End(")), "{} ({label})", fx.name);
+
+            let bytewise = events(&fx.data, cfg.clone(), || 1).unwrap();
+            assert_eq!(whole, bytewise, "{} ({label}): one byte at a time", fx.name);
+
+            for (seed, max) in SPLITS {
+                let split = events(&fx.data, cfg.clone(), random_chunks(seed, max)).unwrap();
+                assert_eq!(whole, split, "{} ({label}): seed {seed}, chunks 1..={max}", fx.name);
+            }
+        }
+    }
+}
+
+/// Batching changes the events but not what they add up to.
+#[test]
+fn configurations_decode_to_the_same_content() {
+    for fx in good_fixtures() {
+        let reference = decode_with(&fx.data, ParserConfig::default(), || usize::MAX).unwrap().without_raw();
+        for (label, cfg) in configs() {
+            if fx.name == "valkey-tests-assets/corrupt_empty_keys.rdb" && cfg.raw_value_max < 64 {
+                // Known parser bug, pinned by `empty_collections_are_skipped_whatever_raw_value_max`;
+                // drop this exemption once that test passes.
+                continue;
+            }
+            let dump = decode_with(&fx.data, cfg, random_chunks(7, 512)).unwrap().without_raw();
+            assert_eq!(reference, dump, "{} ({label})", fx.name);
+        }
+    }
+}
+
+/// A configuration that cannot hold some fixture's packed containers must fail the same
+/// way (same events before, same error) however the input is split.
+#[test]
+fn tight_max_buffered_fails_the_same_way_however_split() {
+    let cfg = ParserConfig::default().max_buffered(1024).batch_bytes(100);
+    let mut failures = 0;
+    for fx in good_fixtures() {
+        let whole = run(&fx.data, cfg.clone(), || usize::MAX);
+        failures += usize::from(whole.result.is_err());
+        for (seed, max) in SPLITS {
+            let split = run(&fx.data, cfg.clone(), random_chunks(seed, max));
+            assert_eq!(whole, split, "{}: seed {seed}", fx.name);
+        }
+        assert_eq!(whole, run(&fx.data, cfg.clone(), || 1), "{}: bytewise", fx.name);
+    }
+    assert!(failures > 0, "expected some fixture to exceed a 1 KiB max_buffered");
+}
+
+/// A single-key RDB holding `raw` as the value of `key`, in the same format.
+fn single_key_rdb(dump: &Dump, key: &[u8], type_byte: u8, raw: &[u8]) -> Vec<u8> {
+    let format = dump.format.unwrap();
+    let mut w = match format.flavor {
+        Flavor::Redis => RdbWriter::new(format.version),
+        Flavor::Valkey => RdbWriter::valkey(format.version),
+    };
+    w.select_db(0).byte(type_byte).string(key).raw(raw);
+    w.finish()
+}
+
+#[test]
+fn small_values_come_out_raw_and_exact() {
+    let mut checked = 0;
+    for fx in good_fixtures() {
+        let dump = decode_with(&fx.data, ParserConfig::default(), || usize::MAX).unwrap();
+        let version = dump.format.unwrap().version;
+        for key in &dump.keys {
+            let name = format!("{} key {:?}", fx.name, String::from_utf8_lossy(&key.key));
+            // Every value in the corpus is far below the default 512 KiB.
+            let (type_byte, raw, raw_version) = key.raw.as_ref().unwrap_or_else(|| panic!("{name}: no raw"));
+            assert_eq!(*type_byte, fx.data[key.offset as usize], "{name}");
+            assert_eq!(u32::from(*raw_version), version, "{name}");
+            assert!(raw.len() < 512 << 10);
+
+            // The raw bytes are exactly the value: alone in an RDB, they decode the same.
+            let alone = single_key_rdb(&dump, &key.key, *type_byte, raw);
+            let again = support::model::decode(&alone);
+            assert_eq!(again.keys.len(), 1, "{name}");
+            assert_eq!(again.keys[0].value, key.value, "{name}");
+            assert_eq!(again.keys[0].encoding, key.encoding, "{name}");
+            assert_eq!(again.keys[0].raw.as_ref().map(|r| &r.1), Some(raw), "{name}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 300, "only {checked} keys checked");
+}
+
+#[test]
+fn raw_values_follow_raw_value_max() {
+    for fx in good_fixtures() {
+        let full = decode_with(&fx.data, ParserConfig::default(), || usize::MAX).unwrap();
+        let none = decode_with(&fx.data, ParserConfig::default().raw_value_max(0), random_chunks(5, 64)).unwrap();
+        let some = decode_with(&fx.data, ParserConfig::default().raw_value_max(16), random_chunks(6, 64)).unwrap();
+        for ((f, n), s) in full.keys.iter().zip(&none.keys).zip(&some.keys) {
+            let name = format!("{} key {:?}", fx.name, String::from_utf8_lossy(&f.key));
+            let len = f.raw.as_ref().map(|r| r.1.len()).unwrap();
+            if f.encoding.kind() == Kind::Module {
+                // Module values are opaque: their bytes always come raw (bounded by max_buffered).
+                assert_eq!(n.raw, f.raw, "{name}");
+                assert_eq!(s.raw, f.raw, "{name}");
+            } else {
+                assert_eq!(n.raw, None, "{name}: raw_value_max(0)");
+                let expected = if len <= 16 { f.raw.clone() } else { None };
+                assert_eq!(s.raw, expected, "{name}: raw_value_max(16), value of {len} bytes");
+            }
+        }
+    }
+}
+
+/// Five megabytes of string, a 100k-member set, and a small key after them.
+fn big_rdb() -> Vec<u8> {
+    let big: Vec<u8> = (0..5_000_000u32).map(|i| (i % 251) as u8).collect();
+    let members = (0..100_000u32).map(|i| format!("member:{i:08}"));
+    let mut w = RdbWriter::new(10);
+    w.aux(b"redis-ver", b"7.0.0")
+        .select_db(0)
+        .resize_db(3, 0)
+        .byte(0)
+        .string(b"big-string")
+        .len32(big.len() as u32)
+        .raw(&big)
+        .set_key(b"big-set", members)
+        .string_key(b"after", b"small");
+    w.finish()
+}
+
+#[test]
+fn minimal_buffering_stays_bounded() {
+    let data = big_rdb();
+    assert!(data.len() > 6_000_000);
+    for cfg in [
+        ParserConfig::default(),
+        ParserConfig::default().batch_bytes(64 << 10).raw_value_max(16 << 10),
+        ParserConfig::default().batch_bytes(4 << 10).batch_items(10).raw_value_max(0),
+        ParserConfig::default().batch_bytes(1 << 10).raw_value_max(200 << 10),
+    ] {
+        let bound = cfg.batch_bytes + cfg.raw_value_max + 1024;
+        let stats = support::minimal(&data, cfg.clone()).unwrap();
+        assert_eq!(stats.string_bytes, 5_000_000 + 5);
+        assert_eq!(stats.items, 100_000);
+        assert!(stats.max_buffer <= bound, "{cfg:?}: buffer reached {} (bound {bound})", stats.max_buffer);
+        assert!(stats.max_needed <= bound, "{cfg:?}: asked for {} (bound {bound})", stats.max_needed);
+    }
+}
+
+#[test]
+fn big_values_decode_the_same_in_chunks() {
+    let data = big_rdb();
+    let cfg = ParserConfig::default().batch_bytes(64 << 10).raw_value_max(16 << 10);
+    let whole = decode_with(&data, cfg.clone(), || usize::MAX).unwrap();
+    let split = decode_with(&data, cfg, random_chunks(11, 100_000)).unwrap();
+    assert_eq!(whole, split);
+    let s = whole.key("big-string");
+    assert_eq!(s.raw, None);
+    assert_eq!(s.string().len(), 5_000_000);
+    assert!(s.string().iter().enumerate().all(|(i, b)| *b == (i % 251) as u8));
+    let set = whole.key("big-set").set();
+    assert_eq!(set.len(), 100_000);
+    assert_eq!(set[99_999], b"member:00099999");
+    assert_eq!(whole.key("after").string(), b"small");
+    assert!(whole.key("after").raw.is_some());
+}
+
+/// An empty collection is skipped (as Redis skips it on load) whatever `raw_value_max`.
+///
+/// Repro: `REDIS0010 fe 00 02 03 "set" 00 ff <crc>` (an empty plain set). With the default
+/// config the parser reports `EmptyKeySkipped`; with `raw_value_max(0)` it reports
+/// `Key { key: "set", .. }` then `KeyEnd` with no value at all, because the key is handed
+/// out before its value is read whenever the value cannot be raw. The same happens for any
+/// empty value whose encoding is longer than `raw_value_max` (e.g. an 11-byte empty
+/// ziplist with `raw_value_max(8)`).
+#[test]
+#[ignore = "parser bug: EmptyKeySkipped depends on raw_value_max (Key + KeyEnd with no value instead)"]
+fn empty_collections_are_skipped_whatever_raw_value_max() {
+    let mut w = RdbWriter::new(10);
+    w.select_db(0).byte(2).string(b"set").len(0);
+    // An empty ziplist (zlbytes 11, zltail 10, zllen 0, end) as a type-10 list.
+    w.byte(10).string(b"zl").string(&[11, 0, 0, 0, 10, 0, 0, 0, 0, 0, 0xff]);
+    let data = w.finish();
+    for raw_max in [512 << 10, 64, 8, 0] {
+        let dump = decode_with(&data, ParserConfig::default().raw_value_max(raw_max), || usize::MAX).unwrap();
+        assert!(dump.keys.is_empty(), "raw_value_max({raw_max}): {:?}", dump.keys);
+        let skipped: Vec<&[u8]> = dump.skipped.iter().map(|s| s.key.as_slice()).collect();
+        assert_eq!(skipped, [&b"set"[..], b"zl"], "raw_value_max({raw_max})");
+    }
+    let files = support::fixture("valkey-tests-assets/corrupt_empty_keys.rdb");
+    let dump = decode_with(&files, ParserConfig::default().raw_value_max(0), || usize::MAX).unwrap();
+    assert!(dump.keys.is_empty());
+    assert_eq!(dump.skipped.len(), 9);
+}

@@ -1,0 +1,118 @@
+//! Command-line arguments.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Poses as a replica of a Redis or Valkey master, copies its data and follows its
+/// write stream into a target. The `rdb` commands work on RDB files.
+#[derive(Debug, Parser)]
+#[command(name = "replicant", version, about, long_about = None)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+    /// Log format on standard error.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub(crate) log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Read, check and load RDB files.
+    #[command(subcommand)]
+    Rdb(RdbCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RdbCommand {
+    /// Print an RDB as commands (`| redis-cli --pipe` rebuilds it) or as JSON lines.
+    Dump(DumpArgs),
+    /// Validate an RDB's structure and checksum and print a summary; exits 1 on error.
+    Check(CheckArgs),
+    /// Load an RDB into a target server, pipelined.
+    Restore(RestoreArgs),
+}
+
+/// Parser limits, shared by the `rdb` commands.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ParserArgs {
+    /// Elements per batch (and so per command) for big collections.
+    #[arg(long, default_value_t = 512)]
+    pub(crate) batch_items: usize,
+    /// Values whose encoded size is at most this many bytes may be sent as RESTORE
+    /// payloads.
+    #[arg(long, default_value_t = 512 << 10)]
+    pub(crate) raw_value_max: usize,
+    /// Largest single element, packed container or module value held in memory.
+    #[arg(long, default_value_t = 512 << 20)]
+    pub(crate) max_buffered: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum DumpFormat {
+    /// RESP commands, for `redis-cli --pipe`.
+    Resp,
+    /// One JSON object per line.
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ModeArg {
+    /// RESTORE when the target can load the payload, commands otherwise.
+    Auto,
+    /// Always RESTORE (exact, but needs a target of the same or a newer version).
+    Restore,
+    /// Always commands (portable; module values still use RESTORE).
+    Commands,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DumpArgs {
+    /// RDB file, or `-` for standard input.
+    pub(crate) file: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = DumpFormat::Resp)]
+    pub(crate) format: DumpFormat,
+    /// How keys are written in RESP output.
+    #[arg(long, value_enum, default_value_t = ModeArg::Commands)]
+    pub(crate) mode: ModeArg,
+    /// Version of the server the output is for, e.g. `7.0` or `valkey-8.0` (default: a
+    /// recent Redis).
+    #[arg(long)]
+    pub(crate) target_version: Option<String>,
+    #[command(flatten)]
+    pub(crate) parser: ParserArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CheckArgs {
+    /// RDB file, or `-` for standard input.
+    pub(crate) file: String,
+    /// How many of the largest keys to list.
+    #[arg(long, default_value_t = 10)]
+    pub(crate) largest: usize,
+    #[command(flatten)]
+    pub(crate) parser: ParserArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RestoreArgs {
+    /// RDB file, or `-` for standard input.
+    pub(crate) file: String,
+    /// Target: `redis://[user:pass@]host:port[/db]`. With `/db`, every key goes into
+    /// that database; without it, each key keeps its own.
+    #[arg(long)]
+    pub(crate) target: String,
+    /// RESTORE payloads or commands, per key.
+    #[arg(long, value_enum, default_value_t = ModeArg::Auto)]
+    pub(crate) mode: ModeArg,
+    /// Commands in flight (sent, not yet answered) at most.
+    #[arg(long, default_value_t = 4096)]
+    pub(crate) window: usize,
+    #[command(flatten)]
+    pub(crate) parser: ParserArgs,
+}

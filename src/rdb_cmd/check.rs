@@ -1,0 +1,140 @@
+//! `replicant rdb check`: validates structure and checksum and prints a summary, like
+//! `redis-check-rdb`.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+use replicant_rdb::{Checksum, Event, Format, Kind, Value};
+
+use super::feed::{parse_input, Input};
+use crate::cli::CheckArgs;
+
+/// What a check found.
+#[derive(Default)]
+struct Summary {
+    format: Option<Format>,
+    aux: Vec<(String, String)>,
+    /// Keys per (db, kind).
+    keys: BTreeMap<(u64, &'static str), u64>,
+    with_expiry: u64,
+    functions: u64,
+    module_aux: u64,
+    empty_skipped: u64,
+    largest: Vec<Sized>,
+    current: Option<Sized>,
+    checksum: Option<Checksum>,
+}
+
+/// One key's size.
+#[derive(Clone)]
+struct Sized {
+    db: u64,
+    key: String,
+    kind: Kind,
+    offset: u64,
+    bytes: u64,
+    elements: u64,
+}
+
+pub(crate) fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
+    let mut input = Input::open(&args.file)?;
+    let mut s = Summary::default();
+    let started = std::time::Instant::now();
+    let finished = parse_input(&mut input, args.parser.config(), |event, offset| {
+        s.event(event, offset, args.largest);
+        Ok(())
+    })?;
+    s.print(&input.name, finished.rdb_bytes, finished.trailing, started.elapsed());
+    Ok(ExitCode::SUCCESS)
+}
+
+impl Summary {
+    fn event(&mut self, event: &Event<'_>, offset: u64, keep: usize) {
+        match event {
+            Event::Header(f) => self.format = Some(*f),
+            Event::Aux { key, value } => {
+                self.aux.push((String::from_utf8_lossy(key).into_owned(), String::from_utf8_lossy(value).into_owned()))
+            }
+            Event::Function { .. } => self.functions += 1,
+            Event::ModuleAux { .. } => self.module_aux += 1,
+            Event::EmptyKeySkipped { .. } => self.empty_skipped += 1,
+            Event::Key(k) => {
+                *self.keys.entry((k.db, k.kind().name())).or_default() += 1;
+                self.with_expiry += u64::from(k.expire_ms.is_some());
+                let key = String::from_utf8_lossy(k.key.get(..120).unwrap_or(k.key)).into_owned();
+                self.current = Some(Sized { db: k.db, key, kind: k.kind(), offset: k.offset, bytes: 0, elements: 0 });
+            }
+            Event::Value(v) => {
+                if let Some(cur) = self.current.as_mut() {
+                    cur.elements += elements(v);
+                }
+            }
+            Event::KeyEnd => {
+                if let Some(mut cur) = self.current.take() {
+                    cur.bytes = offset.saturating_sub(cur.offset);
+                    self.keep_largest(cur, keep);
+                }
+            }
+            Event::End(c) => self.checksum = Some(*c),
+            _ => {}
+        }
+    }
+
+    fn keep_largest(&mut self, key: Sized, keep: usize) {
+        if keep == 0 {
+            return;
+        }
+        if self.largest.len() == keep && self.largest.last().is_some_and(|l| l.bytes >= key.bytes) {
+            return;
+        }
+        let at = self.largest.partition_point(|l| l.bytes >= key.bytes);
+        self.largest.insert(at, key);
+        self.largest.truncate(keep);
+    }
+
+    fn print(&self, name: &str, bytes: u64, trailing: u64, took: std::time::Duration) {
+        let total: u64 = self.keys.values().sum();
+        println!("RDB file: {name} ({bytes} bytes, checked in {:.2?})", took);
+        if let Some(f) = self.format {
+            println!("format: {} version {}", f.flavor.name(), f.version);
+        }
+        for (k, v) in &self.aux {
+            println!("aux: {k} = {v}");
+        }
+        let dbs: std::collections::BTreeSet<u64> = self.keys.keys().map(|(db, _)| *db).collect();
+        println!("keys: {total} in {} databases, {} with an expiry", dbs.len(), self.with_expiry);
+        for db in dbs {
+            let per: Vec<String> =
+                self.keys.iter().filter(|((d, _), _)| *d == db).map(|((_, kind), n)| format!("{kind} {n}")).collect();
+            let sum: u64 = self.keys.iter().filter(|((d, _), _)| *d == db).map(|(_, n)| n).sum();
+            println!("  db {db}: {sum} keys ({})", per.join(", "));
+        }
+        println!("functions: {}, module aux records: {}, empty keys skipped: {}", self.functions, self.module_aux, self.empty_skipped);
+        if !self.largest.is_empty() {
+            println!("largest keys:");
+            for k in &self.largest {
+                let elements = if k.elements > 0 { format!(", {} elements", k.elements) } else { String::new() };
+                println!("  db {} {:?} {} {} bytes{elements}", k.db, k.key, k.kind.name(), k.bytes);
+            }
+        }
+        match self.checksum {
+            Some(Checksum::Verified(c)) => println!("checksum: verified ({c:#018x})"),
+            Some(Checksum::Disabled) => println!("checksum: not computed by the writer (stored as zero)"),
+            Some(Checksum::Absent) | None => println!("checksum: none in this RDB version"),
+        }
+        if trailing > 0 {
+            println!("note: {trailing} bytes follow the end of the RDB (ignored)");
+        }
+        println!("RDB looks OK");
+    }
+}
+
+fn elements(v: &Value<'_>) -> u64 {
+    (match v {
+        Value::List(m) | Value::Set(m) => m.len(),
+        Value::ZSet(s) => s.len(),
+        Value::Hash(f) => f.len(),
+        Value::StreamEntries(e) => e.len(),
+        _ => 0,
+    }) as u64
+}
