@@ -12,10 +12,10 @@
 //! `REPLICANT_BENCH_SKIP_RSS=1` skips the peak-memory runs.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-#[path = "parse/drive.rs"]
-mod drive;
 #[path = "parse/datagen.rs"]
 mod datagen;
+#[path = "parse/drive.rs"]
+mod drive;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -53,10 +53,8 @@ fn main() {
         bench_throughput(&dir, &[]);
         return;
     }
-    let missing = datagen::FILLS
-        .iter()
-        .flat_map(|f| f.outputs.iter())
-        .any(|(stem, _)| !datagen::rdb_path(&dir, stem).exists());
+    let missing =
+        datagen::FILLS.iter().flat_map(|f| f.outputs.iter()).any(|(stem, _)| !datagen::rdb_path(&dir, stem).exists());
     // `cargo test --benches` runs this without `--bench`: never generate 1 GB there.
     if !args.iter().any(|a| a == "--bench") && missing {
         eprintln!("bench-data is missing; skipping (run `cargo bench --bench parse` to generate it)");

@@ -14,22 +14,30 @@ use crate::cli::CheckArgs;
 struct Summary {
     format: Option<Format>,
     aux: Vec<(String, String)>,
-    /// Keys per (db, kind).
-    keys: BTreeMap<(u64, &'static str), u64>,
+    /// Keys per db and kind (indexed by `kind_index`).
+    keys: BTreeMap<u64, [u64; KINDS.len()]>,
     with_expiry: u64,
     functions: u64,
     module_aux: u64,
     empty_skipped: u64,
     largest: Vec<Sized>,
     current: Option<Sized>,
+    /// The current key's name, kept until we know whether it is among the largest.
+    current_key: Vec<u8>,
     checksum: Option<Checksum>,
+}
+
+const KINDS: [Kind; 7] = [Kind::String, Kind::List, Kind::Set, Kind::ZSet, Kind::Hash, Kind::Stream, Kind::Module];
+
+fn kind_index(kind: Kind) -> usize {
+    KINDS.iter().position(|k| *k == kind).unwrap_or(0)
 }
 
 /// One key's size.
 #[derive(Clone)]
 struct Sized {
     db: u64,
-    key: String,
+    key: Vec<u8>,
     kind: Kind,
     offset: u64,
     bytes: u64,
@@ -40,8 +48,8 @@ pub(crate) fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     let mut input = Input::open(&args.file)?;
     let mut s = Summary::default();
     let started = std::time::Instant::now();
-    let finished = parse_input(&mut input, args.parser.config(), |event, offset| {
-        s.event(event, offset, args.largest);
+    let finished = parse_input(&mut input, args.parser.config(), |event| {
+        s.event(event, args.largest);
         Ok(())
     })?;
     s.print(&input.name, finished.rdb_bytes, finished.trailing, started.elapsed());
@@ -49,7 +57,7 @@ pub(crate) fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
 }
 
 impl Summary {
-    fn event(&mut self, event: &Event<'_>, offset: u64, keep: usize) {
+    fn event(&mut self, event: &Event<'_>, keep: usize) {
         match event {
             Event::Header(f) => self.format = Some(*f),
             Event::Aux { key, value } => {
@@ -59,17 +67,21 @@ impl Summary {
             Event::ModuleAux { .. } => self.module_aux += 1,
             Event::EmptyKeySkipped { .. } => self.empty_skipped += 1,
             Event::Key(k) => {
-                *self.keys.entry((k.db, k.kind().name())).or_default() += 1;
+                if let Some(slot) = self.keys.entry(k.db).or_default().get_mut(kind_index(k.kind())) {
+                    *slot += 1;
+                }
                 self.with_expiry += u64::from(k.expire_ms.is_some());
-                let key = String::from_utf8_lossy(k.key.get(..120).unwrap_or(k.key)).into_owned();
-                self.current = Some(Sized { db: k.db, key, kind: k.kind(), offset: k.offset, bytes: 0, elements: 0 });
+                self.current_key.clear();
+                self.current_key.extend_from_slice(k.key.get(..120).unwrap_or(k.key));
+                self.current =
+                    Some(Sized { db: k.db, key: Vec::new(), kind: k.kind(), offset: k.offset, bytes: 0, elements: 0 });
             }
             Event::Value(v) => {
                 if let Some(cur) = self.current.as_mut() {
                     cur.elements += elements(v);
                 }
             }
-            Event::KeyEnd => {
+            Event::KeyEnd { offset } => {
                 if let Some(mut cur) = self.current.take() {
                     cur.bytes = offset.saturating_sub(cur.offset);
                     self.keep_largest(cur, keep);
@@ -87,13 +99,15 @@ impl Summary {
         if self.largest.len() == keep && self.largest.last().is_some_and(|l| l.bytes >= key.bytes) {
             return;
         }
+        let mut key = key;
+        key.key = self.current_key.clone();
         let at = self.largest.partition_point(|l| l.bytes >= key.bytes);
         self.largest.insert(at, key);
         self.largest.truncate(keep);
     }
 
     fn print(&self, name: &str, bytes: u64, trailing: u64, took: std::time::Duration) {
-        let total: u64 = self.keys.values().sum();
+        let total: u64 = self.keys.values().flatten().sum();
         println!("RDB file: {name} ({bytes} bytes, checked in {:.2?})", took);
         if let Some(f) = self.format {
             println!("format: {} version {}", f.flavor.name(), f.version);
@@ -101,25 +115,33 @@ impl Summary {
         for (k, v) in &self.aux {
             println!("aux: {k} = {v}");
         }
-        let dbs: std::collections::BTreeSet<u64> = self.keys.keys().map(|(db, _)| *db).collect();
-        println!("keys: {total} in {} databases, {} with an expiry", dbs.len(), self.with_expiry);
-        for db in dbs {
-            let per: Vec<String> =
-                self.keys.iter().filter(|((d, _), _)| *d == db).map(|((_, kind), n)| format!("{kind} {n}")).collect();
-            let sum: u64 = self.keys.iter().filter(|((d, _), _)| *d == db).map(|(_, n)| n).sum();
-            println!("  db {db}: {sum} keys ({})", per.join(", "));
+        println!("keys: {total} in {} databases, {} with an expiry", self.keys.len(), self.with_expiry);
+        for (db, counts) in &self.keys {
+            let per: Vec<String> = KINDS
+                .iter()
+                .zip(counts)
+                .filter(|(_, n)| **n > 0)
+                .map(|(kind, n)| format!("{} {n}", kind.name()))
+                .collect();
+            println!("  db {db}: {} keys ({})", counts.iter().sum::<u64>(), per.join(", "));
         }
-        println!("functions: {}, module aux records: {}, empty keys skipped: {}", self.functions, self.module_aux, self.empty_skipped);
+        println!(
+            "functions: {}, module aux records: {}, empty keys skipped: {}",
+            self.functions, self.module_aux, self.empty_skipped
+        );
         if !self.largest.is_empty() {
             println!("largest keys:");
             for k in &self.largest {
                 let elements = if k.elements > 0 { format!(", {} elements", k.elements) } else { String::new() };
-                println!("  db {} {:?} {} {} bytes{elements}", k.db, k.key, k.kind.name(), k.bytes);
+                let name = String::from_utf8_lossy(&k.key);
+                println!("  db {} {name:?} {} {} bytes{elements}", k.db, k.kind.name(), k.bytes);
             }
         }
         match self.checksum {
             Some(Checksum::Verified(c)) => println!("checksum: verified ({c:#018x})"),
-            Some(Checksum::Disabled) => println!("checksum: not computed by the writer (stored as zero)"),
+            Some(Checksum::Disabled) => {
+                println!("checksum: not computed by the writer (stored as zero)")
+            }
             Some(Checksum::Absent) | None => println!("checksum: none in this RDB version"),
         }
         if trailing > 0 {

@@ -18,7 +18,7 @@ pub(crate) fn dump(args: &DumpArgs) -> anyhow::Result<ExitCode> {
     match args.format {
         DumpFormat::Json => {
             let mut json = JsonDump::new(out);
-            parse_input(&mut input, parser, |event, _| Ok(json.event(event)?))?;
+            parse_input(&mut input, parser, |event| Ok(json.event(event)?))?;
             json.into_inner().flush()?;
         }
         DumpFormat::Resp => {
@@ -30,7 +30,7 @@ pub(crate) fn dump(args: &DumpArgs) -> anyhow::Result<ExitCode> {
             let mut converter = Converter::new(cfg);
             let mut cmds = Commands::new();
             let mut out = out;
-            parse_input(&mut input, parser, |event, _| {
+            parse_input(&mut input, parser, |event| {
                 converter.event(event, &mut cmds)?;
                 if cmds.bytes().len() >= FLUSH_AT {
                     out.write_all(cmds.bytes())?;

@@ -34,11 +34,11 @@ pub(crate) struct Finished {
     pub(crate) trailing: u64,
 }
 
-/// Parses the whole input, calling `on_event` for each event with the offset after it.
+/// Parses the whole input, calling `on_event` for each event.
 pub(crate) fn parse_input(
     input: &mut Input,
     cfg: ParserConfig,
-    mut on_event: impl FnMut(&Event<'_>, u64) -> anyhow::Result<()>,
+    mut on_event: impl FnMut(&Event<'_>) -> anyhow::Result<()>,
 ) -> anyhow::Result<Finished> {
     let mut parser = Parser::new(cfg);
     let mut buf: Vec<u8> = Vec::with_capacity(READ_STEP * 2);
@@ -47,11 +47,15 @@ pub(crate) fn parse_input(
     let mut eof = false;
     loop {
         let pending = buf.get(start..).unwrap_or_default();
-        match parser.parse(pending).with_context(|| format!("{} is not a valid RDB", input.name))? {
+        let status = match parser.parse(pending) {
+            Ok(status) => status,
+            Err(e) => return Err(anyhow::Error::new(e).context(format!("{} is not a valid RDB", input.name))),
+        };
+        match status {
             Status::Event { event, consumed } => {
                 offset += consumed as u64;
                 let end = matches!(event, Event::End(_));
-                on_event(&event, offset)?;
+                on_event(&event)?;
                 start += consumed;
                 if end {
                     let mut trailing = (buf.len() - start) as u64;
@@ -68,7 +72,8 @@ pub(crate) fn parse_input(
                 }
                 buf.drain(..start);
                 start = 0;
-                eof = fill(&mut input.reader, &mut buf, needed).with_context(|| format!("cannot read {}", input.name))?;
+                eof =
+                    fill(&mut input.reader, &mut buf, needed).with_context(|| format!("cannot read {}", input.name))?;
             }
         }
     }

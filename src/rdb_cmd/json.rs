@@ -48,16 +48,20 @@ impl<W: Write> JsonDump<W> {
                 self.raw("}\n")
             }
             Event::ModuleAux { module, when, raw } => {
-                write!(self.w, "{{\"module_aux\":\"{module}\",\"when\":{when},\"raw\":{{\"b64\":\"{}\"}}}}\n", B64.encode(raw))
+                writeln!(
+                    self.w,
+                    "{{\"module_aux\":\"{module}\",\"when\":{when},\"raw\":{{\"b64\":\"{}\"}}}}",
+                    B64.encode(raw)
+                )
             }
             Event::EmptyKeySkipped { db, key, .. } => {
                 write!(self.w, "{{\"empty_key_skipped\":")?;
                 self.bytes(key)?;
-                write!(self.w, ",\"db\":{db}}}\n")
+                writeln!(self.w, ",\"db\":{db}}}")
             }
             Event::Key(k) => self.key(k),
             Event::Value(v) => self.value(v),
-            Event::KeyEnd => self.key_end(),
+            Event::KeyEnd { .. } => self.key_end(),
             _ => Ok(()),
         }
     }
@@ -183,7 +187,11 @@ impl<W: Write> JsonDump<W> {
             }),
             Value::StreamIdmp(i) => {
                 self.close_to(1)?;
-                write!(self.w, ",\"idmp\":{{\"duration\":{},\"max_entries\":{},\"producers\":{}}}", i.duration, i.max_entries, i.producers)
+                write!(
+                    self.w,
+                    ",\"idmp\":{{\"duration\":{},\"max_entries\":{},\"producers\":{}}}",
+                    i.duration, i.max_entries, i.producers
+                )
             }
             Value::Module(id) => write!(self.w, ",\"module\":\"{id}\""),
             _ => Ok(()),

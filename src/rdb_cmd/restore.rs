@@ -70,7 +70,10 @@ async fn run(args: &RestoreArgs, url: TargetUrl) -> anyhow::Result<ExitCode> {
         started.elapsed()
     );
     if stats.module_aux_skipped > 0 {
-        eprintln!("note: {} module aux records were not copied (modules keep them; they have no command form)", stats.module_aux_skipped);
+        eprintln!(
+            "note: {} module aux records were not copied (modules keep them; they have no command form)",
+            stats.module_aux_skipped
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -85,7 +88,7 @@ fn convert_file(
     let mut converter = Converter::new(cfg);
     let mut cmds = Commands::new();
     let stopped = || anyhow::anyhow!("the target writer stopped");
-    parse_input(input, parser, |event, _| {
+    parse_input(input, parser, |event| {
         converter.event(event, &mut cmds)?;
         if cmds.len() >= BATCH_COMMANDS || cmds.bytes().len() >= BATCH_BYTES {
             tx.blocking_send(cmds.take()).map_err(|_| stopped())?;

@@ -4,12 +4,12 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 /// Runs `replicant` with these arguments and returns its output.
-pub fn replicant(args: &[&str]) -> Output {
+pub(crate) fn replicant(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_replicant")).args(args).output().expect("run replicant")
 }
 
 /// Runs `replicant`, failing the test with its stderr if it does not succeed.
-pub fn replicant_ok(args: &[&str]) -> Output {
+pub(crate) fn replicant_ok(args: &[&str]) -> Output {
     let out = replicant(args);
     assert!(
         out.status.success(),
@@ -21,7 +21,7 @@ pub fn replicant_ok(args: &[&str]) -> Output {
 }
 
 /// `replicant rdb dump FILE | redis-cli -p PORT --pipe`.
-pub fn dump_into(file: &Path, port: u16, extra: &[&str]) {
+pub(crate) fn dump_into(file: &Path, port: u16, extra: &[&str]) {
     let mut args = vec!["rdb", "dump", file.to_str().unwrap()];
     args.extend_from_slice(extra);
     let dump = replicant_ok(&args);
@@ -43,6 +43,6 @@ pub fn dump_into(file: &Path, port: u16, extra: &[&str]) {
 }
 
 /// Copies a fixture into a fresh directory as `dump.rdb`, for a server to load.
-pub fn fixture(rel: &str) -> std::path::PathBuf {
+pub(crate) fn fixture(rel: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rdb").join(rel)
 }

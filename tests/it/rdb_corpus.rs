@@ -78,9 +78,8 @@ fn redis_loading(file: &Path, target: &RedisServer) -> Option<RedisServer> {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(file, dir.path().join("dump.rdb")).unwrap();
     let path = dir.path().to_str().unwrap().to_string();
-    let server = std::panic::catch_unwind(|| {
-        RedisServer::builder().arg("--dir", &path).arg("--dbfilename", "dump.rdb").start()
-    });
+    let server =
+        std::panic::catch_unwind(|| RedisServer::builder().arg("--dir", &path).arg("--dbfilename", "dump.rdb").start());
     let server = server.ok()?;
     std::mem::forget(dir); // the server owns the files until it exits
     Some(server)

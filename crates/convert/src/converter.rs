@@ -130,7 +130,15 @@ impl Converter {
     /// A converter with these settings.
     pub fn new(cfg: ConvertConfig) -> Self {
         let stream = StreamRebuild::new(cfg.max_pending_entries);
-        Converter { cfg, selected: None, src_db: 0, key: Vec::new(), cur: Current::Idle, stream, stats: Stats::default() }
+        Converter {
+            cfg,
+            selected: None,
+            src_db: 0,
+            key: Vec::new(),
+            cur: Current::Idle,
+            stream,
+            stats: Stats::default(),
+        }
     }
 
     /// Counters so far.
@@ -155,7 +163,7 @@ impl Converter {
             Event::EmptyKeySkipped { .. } => self.stats.empty_skipped += 1,
             Event::Key(ref key) => self.key_start(key, out)?,
             Event::Value(ref value) => self.value(value, out)?,
-            Event::KeyEnd => self.key_end(out),
+            Event::KeyEnd { .. } => self.key_end(out),
             _ => {}
         }
         self.stats.commands += (out.len() - before) as u64;

@@ -51,7 +51,9 @@ pub enum ConvertError {
         id: String,
     },
     /// A group's pending list is larger than the configured bound.
-    #[error("key {key} (db {db}): consumer group {group} has more than {limit} pending entries (raise max_pending_entries)")]
+    #[error(
+        "key {key} (db {db}): consumer group {group} has more than {limit} pending entries (raise max_pending_entries)"
+    )]
     TooManyPending {
         /// The key, escaped.
         key: String,

@@ -36,11 +36,8 @@ impl TargetProfile {
 
     /// Reads `INFO server` output: `valkey_version` wins over `redis_version`.
     pub fn from_info(info: &str) -> Option<Self> {
-        let field = |name: &str| {
-            info.lines()
-                .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
-                .and_then(parse_version)
-        };
+        let field =
+            |name: &str| info.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(':')).and_then(parse_version);
         if let Some((a, b)) = field("valkey_version") {
             return Some(TargetProfile::valkey(a, b));
         }

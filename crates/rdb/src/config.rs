@@ -23,12 +23,7 @@ pub struct ParserConfig {
 
 impl Default for ParserConfig {
     fn default() -> Self {
-        ParserConfig {
-            batch_items: 512,
-            batch_bytes: 1 << 20,
-            raw_value_max: 512 << 10,
-            max_buffered: 512 << 20,
-        }
+        ParserConfig { batch_items: 512, batch_bytes: 1 << 20, raw_value_max: 512 << 10, max_buffered: 512 << 20 }
     }
 }
 

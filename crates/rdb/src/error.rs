@@ -87,9 +87,6 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn corrupt(offset: u64, what: impl Into<String>) -> Self {
-        Error::Corrupt {
-            what: what.into(),
-            offset,
-        }
+        Error::Corrupt { what: what.into(), offset }
     }
 }

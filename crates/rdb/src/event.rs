@@ -65,7 +65,10 @@ pub enum Event<'a> {
     /// A piece of the current key's value.
     Value(Value<'a>),
     /// The current key's value is complete.
-    KeyEnd,
+    KeyEnd {
+        /// Offset just past the value: with [`Key::offset`], the key's size in the stream.
+        offset: u64,
+    },
     /// A collection with no elements was found and skipped, as Redis itself does on load.
     EmptyKeySkipped {
         /// Database index.

@@ -132,8 +132,8 @@ impl Encoding {
             List | ListZiplist | ListQuicklist | ListQuicklist2 => Kind::List,
             Set | SetIntset | SetListpack => Kind::Set,
             ZSet | ZSet2 | ZSetZiplist | ZSetListpack => Kind::ZSet,
-            Hash | HashZipmap | HashZiplist | HashListpack | HashMetadataPreGa
-            | HashListpackExPreGa | HashMetadata | HashListpackEx | Hash2 => Kind::Hash,
+            Hash | HashZipmap | HashZiplist | HashListpack | HashMetadataPreGa | HashListpackExPreGa | HashMetadata
+            | HashListpackEx | Hash2 => Kind::Hash,
             Stream(_) => Kind::Stream,
             Module2 => Kind::Module,
         }
@@ -164,9 +164,7 @@ pub(crate) enum Opcode {
 impl Format {
     /// Reads the 9-byte magic line.
     pub(crate) fn from_magic(magic: &[u8]) -> Result<Format, Error> {
-        let bad = || Error::BadMagic {
-            found: magic.escape_ascii().to_string(),
-        };
+        let bad = || Error::BadMagic { found: magic.escape_ascii().to_string() };
         let (flavor, digits) = if let Some(rest) = magic.strip_prefix(b"REDIS") {
             (Flavor::Redis, rest)
         } else if let Some(rest) = magic.strip_prefix(b"VALKEY") {
@@ -177,18 +175,13 @@ impl Format {
         if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
             return Err(bad());
         }
-        let version = digits
-            .iter()
-            .fold(0u32, |v, d| v * 10 + u32::from(d - b'0'));
+        let version = digits.iter().fold(0u32, |v, d| v * 10 + u32::from(d - b'0'));
         let supported = match flavor {
             Flavor::Redis => (1..=MAX_REDIS_VERSION).contains(&version),
             Flavor::Valkey => VALKEY_VERSIONS.contains(&version),
         };
         if !supported {
-            return Err(Error::UnsupportedVersion {
-                flavor: flavor.name(),
-                version,
-            });
+            return Err(Error::UnsupportedVersion { flavor: flavor.name(), version });
         }
         Ok(Format { flavor, version })
     }
@@ -236,12 +229,7 @@ impl Format {
                 None => Opcode::ModulePreGa,
             }),
         };
-        op.ok_or(Error::UnknownType {
-            byte,
-            offset,
-            flavor: self.flavor.name(),
-            version: self.version,
-        })
+        op.ok_or(Error::UnknownType { byte, offset, flavor: self.flavor.name(), version: self.version })
     }
 
     /// `Some(Some(enc))` for a value type, `Some(None)` for the pre-GA module type.
@@ -292,10 +280,7 @@ mod tests {
         assert_eq!((f.flavor, f.version), (Flavor::Redis, 11));
         let f = Format::from_magic(b"VALKEY080").unwrap();
         assert_eq!((f.flavor, f.version), (Flavor::Valkey, 80));
-        assert!(matches!(
-            Format::from_magic(b"REDIS0099"),
-            Err(Error::UnsupportedVersion { version: 99, .. })
-        ));
+        assert!(matches!(Format::from_magic(b"REDIS0099"), Err(Error::UnsupportedVersion { version: 99, .. })));
         assert!(matches!(Format::from_magic(b"RUBIS0011"), Err(Error::BadMagic { .. })));
         assert!(matches!(Format::from_magic(b"REDIS00x1"), Err(Error::BadMagic { .. })));
     }

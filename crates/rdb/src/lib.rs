@@ -31,9 +31,7 @@ mod value;
 
 pub use config::ParserConfig;
 pub use error::Error;
-pub use event::{
-    Checksum, Event, Key, ModuleId, RawValue, StreamConsumer, StreamGroup, StreamIdmp, StreamMeta, Value,
-};
+pub use event::{Checksum, Event, Key, ModuleId, RawValue, StreamConsumer, StreamGroup, StreamIdmp, StreamMeta, Value};
 pub use format::{Encoding, Flavor, Format, Kind};
 pub use parser::{Parser, Status};
 pub use slot::{Fields, Ids, Members, PendingEntries, Ranges, Scored, StreamEntries, StreamEntry, StreamId};

@@ -14,11 +14,7 @@ pub(crate) enum LzfError {
 }
 
 /// Appends the expansion of `input` to `out`, which must come to exactly `expected` bytes.
-pub(crate) fn decompress_into(
-    input: &[u8],
-    expected: usize,
-    out: &mut Vec<u8>,
-) -> Result<(), LzfError> {
+pub(crate) fn decompress_into(input: &[u8], expected: usize, out: &mut Vec<u8>) -> Result<(), LzfError> {
     let start = out.len();
     out.reserve(expected);
     let mut i = 0;
@@ -94,10 +90,7 @@ mod tests {
         let mut out = Vec::new();
         assert_eq!(decompress_into(&[0x20, 0x00], 10, &mut out), Err(LzfError::BadBackReference));
         assert_eq!(decompress_into(&[0x05, b'a'], 6, &mut out), Err(LzfError::Truncated));
-        assert!(matches!(
-            decompress_into(&[0x00, b'a'], 5, &mut out),
-            Err(LzfError::WrongLength { produced: 1 })
-        ));
+        assert!(matches!(decompress_into(&[0x00, b'a'], 5, &mut out), Err(LzfError::WrongLength { produced: 1 })));
         assert!(out.is_empty());
     }
 }

@@ -13,6 +13,9 @@ use crate::slot::{Arena, Batch, Fields, Ids, Members, PendingEntries, Ranges, Sc
 use crate::value::{skip_module_ops, Cx, ItemKind, Single, Step, ValueState};
 use crate::Error;
 
+/// Bytes released to the caller at a time (except at the end of the stream).
+const RELEASE_STEP: u64 = 64 << 10;
+
 static CRC64: crc::Crc<u64, crc::Table<16>> = crc::Crc::<u64, crc::Table<16>>::new(&crc::CRC_64_REDIS);
 
 /// What one call to [`Parser::parse`] produced.
@@ -133,7 +136,7 @@ struct Open {
 enum Out {
     Chunk { kind: ItemKind, start: usize, end: usize },
     Single(Single),
-    KeyEnd,
+    KeyEnd(u64),
 }
 
 /// An event decided on, before it borrows anything.
@@ -229,11 +232,18 @@ impl Parser {
             }
         };
         let base = self.consumed;
-        let hold = self.hold();
-        let consumed = usize::try_from(hold - base).unwrap_or(0).min(input.len());
-        if let Some(bytes) = input.get(..consumed) {
-            self.crc.update(bytes);
-        }
+        // Input is released in steps of at least RELEASE_STEP bytes, so that the CRC runs
+        // over long slices and the caller moves its buffer rarely. Nothing before `scan`
+        // is ever held longer than needed, so `scan` bounds what could be released.
+        let consumed = if self.scan - base >= RELEASE_STEP || self.top == Top::Done {
+            let release = usize::try_from(self.hold() - base).unwrap_or(0).min(input.len());
+            if let Some(bytes) = input.get(..release) {
+                self.crc.update(bytes);
+            }
+            release
+        } else {
+            0
+        };
         self.consumed = base + consumed as u64;
         let arena = Arena { input, base, scratch: &self.scratch };
         let event = self.materialize(ready, arena);
@@ -295,7 +305,7 @@ impl Parser {
             return Some(Ready::Key(key));
         }
         let out = self.queue.pop_front()?;
-        if let Out::KeyEnd = out {
+        if let Out::KeyEnd(_) = out {
             self.finish_key();
         }
         Some(Ready::Out(out))
@@ -373,7 +383,11 @@ impl Parser {
                 Some(Ready::SlotImport { job, start, end: self.slots.len() })
             }
             Opcode::FunctionPreGa => {
-                return Err(Error::Unsupported { what: "function of a Redis 7.0 release candidate (opcode 246)", offset: at }.into())
+                return Err(Error::Unsupported {
+                    what: "function of a Redis 7.0 release candidate (opcode 246)",
+                    offset: at,
+                }
+                .into())
             }
             Opcode::ModulePreGa => {
                 return Err(Error::Unsupported { what: "value of a pre-GA module (type 6)", offset: at }.into())
@@ -389,11 +403,7 @@ impl Parser {
     }
 
     fn start_key(&mut self, key: Slot, enc: Encoding, type_byte: u8, offset: u64, value_start: u64) {
-        let raw_limit = if enc.kind() == Kind::Module {
-            self.cfg.max_buffered
-        } else {
-            self.cfg.raw_value_max
-        } as u64;
+        let raw_limit = if enc.kind() == Kind::Module { self.cfg.max_buffered } else { self.cfg.raw_value_max } as u64;
         self.key = Some(KeyCtx {
             db: self.db,
             key,
@@ -469,17 +479,23 @@ impl Parser {
                 self.queue.push_back(Out::Single(single));
             }
             Step::Progress => {}
-            Step::Done => {
-                self.close_batch(self.slots.len());
-                self.queue.push_back(Out::KeyEnd);
-                if let Some(key) = self.key.as_mut() {
-                    key.done = true;
-                    key.value_end = end;
-                }
+            Step::Last(kind, n) => {
+                self.add_items(kind, n, slots_mark, bytes);
+                self.value_done(end);
             }
+            Step::Done => self.value_done(end),
         }
         self.check_raw();
         Ok(())
+    }
+
+    fn value_done(&mut self, end: u64) {
+        self.close_batch(self.slots.len());
+        self.queue.push_back(Out::KeyEnd(end));
+        if let Some(key) = self.key.as_mut() {
+            key.done = true;
+            key.value_end = end;
+        }
     }
 
     fn add_items(&mut self, kind: ItemKind, n: usize, first_slot: usize, bytes: usize) {
@@ -489,9 +505,8 @@ impl Parser {
         let open = self.open.get_or_insert(Open { kind, start: first_slot, items: 0, bytes: 0 });
         open.items += n;
         open.bytes += bytes;
-        let full = kind == ItemKind::StringPiece
-            || open.items >= self.cfg.batch_items
-            || open.bytes >= self.cfg.batch_bytes;
+        let full =
+            kind == ItemKind::StringPiece || open.items >= self.cfg.batch_items || open.bytes >= self.cfg.batch_bytes;
         if let Some(key) = self.key.as_mut() {
             key.items += n as u64;
         }
@@ -589,7 +604,7 @@ impl Parser {
             Ready::Empty(k) => {
                 Event::EmptyKeySkipped { db: k.db, key: arena.bytes(k.key), encoding: k.enc, offset: k.offset }
             }
-            Ready::Out(Out::KeyEnd) => Event::KeyEnd,
+            Ready::Out(Out::KeyEnd(offset)) => Event::KeyEnd { offset },
             Ready::Out(Out::Single(single)) => Event::Value(single_value(single, arena)),
             Ready::Out(Out::Chunk { kind, start, end }) => Event::Value(chunk_value(kind, batch(start, end))),
             Ready::End(c) => Event::End(c),
@@ -645,9 +660,7 @@ fn single_value(single: Single, arena: Arena<'_>) -> Value<'_> {
 
 fn chunk_value(kind: ItemKind, batch: Batch<'_>) -> Value<'_> {
     match kind {
-        ItemKind::StringPiece => {
-            Value::String(batch.slots.first().map(|s| batch.arena.bytes(*s)).unwrap_or_default())
-        }
+        ItemKind::StringPiece => Value::String(batch.slots.first().map(|s| batch.arena.bytes(*s)).unwrap_or_default()),
         ItemKind::List => Value::List(Members(batch)),
         ItemKind::Set => Value::Set(Members(batch)),
         ItemKind::ZSet => Value::ZSet(Scored(batch)),

@@ -117,9 +117,7 @@ impl<'a> Cursor<'a> {
         let at = self.offset();
         match self.len_or_special()? {
             Len::Plain(n) => Ok(n),
-            Len::Special(s) => {
-                Err(Error::corrupt(at, format!("expected a length, found string encoding {s}")).into())
-            }
+            Len::Special(s) => Err(Error::corrupt(at, format!("expected a length, found string encoding {s}")).into()),
         }
     }
 
@@ -143,21 +141,13 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    fn special_string(
-        &mut self,
-        enc: u8,
-        at: u64,
-        scratch: &mut Vec<u8>,
-        limit: usize,
-    ) -> Res<Slot> {
+    fn special_string(&mut self, enc: u8, at: u64, scratch: &mut Vec<u8>, limit: usize) -> Res<Slot> {
         let value = match enc {
             ENC_INT8 => i64::from(i8::from_le_bytes(self.array()?)),
             ENC_INT16 => i64::from(i16::from_le_bytes(self.array()?)),
             ENC_INT32 => i64::from(i32::from_le_bytes(self.array()?)),
             ENC_LZF => return self.lzf_string(at, scratch, limit),
-            other => {
-                return Err(Error::corrupt(at, format!("unknown string encoding {other}")).into())
-            }
+            other => return Err(Error::corrupt(at, format!("unknown string encoding {other}")).into()),
         };
         Ok(push_int(scratch, value))
     }
@@ -184,9 +174,8 @@ impl<'a> Cursor<'a> {
             255 => f64::NEG_INFINITY,
             _ => {
                 let text = self.take(usize::from(n))?;
-                parse_f64(text).ok_or_else(|| {
-                    Error::corrupt(at, format!("bad score {:?}", text.escape_ascii().to_string()))
-                })?
+                parse_f64(text)
+                    .ok_or_else(|| Error::corrupt(at, format!("bad score {:?}", text.escape_ascii().to_string())))?
             }
         };
         Ok(v)
@@ -202,12 +191,7 @@ impl<'a> Cursor<'a> {
 pub(crate) fn bounded(n: u64, limit: usize, what: &'static str, at: u64) -> Result<usize, Error> {
     match usize::try_from(n) {
         Ok(len) if len <= limit => Ok(len),
-        _ => Err(Error::TooLarge {
-            what,
-            len: n,
-            limit,
-            offset: at,
-        }),
+        _ => Err(Error::TooLarge { what, len: n, limit, offset: at }),
     }
 }
 
@@ -216,10 +200,7 @@ pub(crate) fn push_int(scratch: &mut Vec<u8>, value: i64) -> Slot {
     let start = scratch.len();
     let mut buf = itoa::Buffer::new();
     scratch.extend_from_slice(buf.format(value).as_bytes());
-    Slot::Scratch {
-        start,
-        len: scratch.len() - start,
-    }
+    Slot::Scratch { start, len: scratch.len() - start }
 }
 
 /// Parses a score written as text (`%.17g`, `inf`, `-inf`).

@@ -33,14 +33,11 @@ impl<'a> Arena<'a> {
         match slot {
             Slot::Input { start, len } => {
                 let from = usize::try_from(start.saturating_sub(self.base)).unwrap_or(usize::MAX);
-                from.checked_add(len)
-                    .and_then(|end| self.input.get(from..end))
-                    .unwrap_or_default()
+                from.checked_add(len).and_then(|end| self.input.get(from..end)).unwrap_or_default()
             }
-            Slot::Scratch { start, len } => start
-                .checked_add(len)
-                .and_then(|end| self.scratch.get(start..end))
-                .unwrap_or_default(),
+            Slot::Scratch { start, len } => {
+                start.checked_add(len).and_then(|end| self.scratch.get(start..end)).unwrap_or_default()
+            }
             _ => &[],
         }
     }
@@ -139,8 +136,11 @@ batch_view!(
 batch_view!(
     /// Hash fields with their values and, when set, their absolute expiry in ms.
     Fields, 3, (&'a [u8], &'a [u8], Option<i64>), |b, i| {
-        let ttl = int(b.slots.get(i + 2));
-        (b.bytes(i), b.bytes(i + 1), (ttl != 0).then_some(ttl))
+        let ttl = match b.slots.get(i + 2) {
+            Some(Slot::Int(ms)) => Some(*ms),
+            _ => None,
+        };
+        (b.bytes(i), b.bytes(i + 1), ttl)
     }
 );
 batch_view!(
@@ -196,10 +196,7 @@ impl<'a> StreamEntry<'a> {
 
 impl std::fmt::Debug for StreamEntry<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StreamEntry")
-            .field("id", &self.id)
-            .field("fields", &self.fields().collect::<Vec<_>>())
-            .finish()
+        f.debug_struct("StreamEntry").field("id", &self.id).field("fields", &self.fields().collect::<Vec<_>>()).finish()
     }
 }
 
@@ -212,17 +209,9 @@ impl<'a> StreamEntries<'a> {
             if i + 3 > batch.slots.len() {
                 return None;
             }
-            let id = StreamId {
-                ms: num(batch.slots.get(i)),
-                seq: num(batch.slots.get(i + 1)),
-            };
+            let id = StreamId { ms: num(batch.slots.get(i)), seq: num(batch.slots.get(i + 1)) };
             let pairs = usize::try_from(num(batch.slots.get(i + 2))).unwrap_or(0);
-            let entry = StreamEntry {
-                id,
-                batch,
-                first: i + 3,
-                pairs,
-            };
+            let entry = StreamEntry { id, batch, first: i + 3, pairs };
             i += 3 + 2 * pairs;
             Some(entry)
         })

@@ -381,12 +381,15 @@ fn corrupt_empty_keys_are_skipped() {
 /// FUNCTION2 (245) with an LZF-compressed library body.
 #[test]
 fn function_library() {
-    let (_, d) = load("librdb-dumps/function.rdb");
+    let (data, d) = load("librdb-dumps/function.rdb");
     assert!(d.keys.is_empty());
     assert_eq!(
         d.functions,
         [b"#!lua name=mylib \n redis.register_function('myfunc', function(keys, args) return args[1] end)".to_vec()]
     );
+    // "f5 c3 40 58 40 5d" at offset 85: 88 LZF bytes expanding to 93. The `lzf` crate agrees.
+    assert_eq!(&data[85..91], b"\xf5\xc3\x40\x58\x40\x5d");
+    assert_eq!(lzf::decompress(&data[91..91 + 88], 93).unwrap(), d.functions[0]);
     let (_, d) = load("librdb-dumps/function2.rdb");
     assert!(!d.functions.is_empty());
     assert!(d.functions.iter().all(|f| f.starts_with(b"#!lua name=")));

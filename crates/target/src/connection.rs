@@ -40,7 +40,8 @@ impl Connection {
     /// Connects, authenticates if the URL has credentials, and checks with PING.
     pub async fn connect(url: &TargetUrl, window: usize) -> Result<Self, TargetError> {
         let addr = url.addr();
-        let stream = TcpStream::connect(&addr).await.map_err(|source| TargetError::Io { addr: addr.clone(), source })?;
+        let stream =
+            TcpStream::connect(&addr).await.map_err(|source| TargetError::Io { addr: addr.clone(), source })?;
         let _ = stream.set_nodelay(true);
         let mut conn = Connection {
             addr,
@@ -137,7 +138,13 @@ impl Connection {
                 Some(i) => (i.name, i.db, batch.key_of(i).escape_ascii().to_string()),
                 None => ("?", 0, String::new()),
             };
-            return Err(TargetError::Rejected { addr: self.addr.clone(), command, key: format!("\"{key}\""), db, reply: text });
+            return Err(TargetError::Rejected {
+                addr: self.addr.clone(),
+                command,
+                key: format!("\"{key}\""),
+                db,
+                reply: text,
+            });
         }
         *done += 1;
         self.unanswered -= 1;

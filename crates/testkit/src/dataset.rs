@@ -135,19 +135,14 @@ impl Snapshot {
 
     /// All `(db, key, entry)`, ordered by db then key bytes.
     pub fn iter(&self) -> impl Iterator<Item = (u32, &Blob, &Entry)> + '_ {
-        self.dbs
-            .iter()
-            .flat_map(|(db, keys)| keys.iter().map(move |(k, e)| (*db, k, e)))
+        self.dbs.iter().flat_map(|(db, keys)| keys.iter().map(move |(k, e)| (*db, k, e)))
     }
 }
 
 impl fmt::Debug for Snapshot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let per_db: BTreeMap<u32, usize> = self.dbs.iter().map(|(db, k)| (*db, k.len())).collect();
-        f.debug_struct("Snapshot")
-            .field("keys", &self.len())
-            .field("keys_per_db", &per_db)
-            .finish()
+        f.debug_struct("Snapshot").field("keys", &self.len()).field("keys_per_db", &per_db).finish()
     }
 }
 
@@ -168,10 +163,7 @@ pub fn snapshot(conn: &mut Connection) -> Snapshot {
 
 fn database_count(conn: &mut Connection) -> u32 {
     let reply = query(conn, redis::cmd("CONFIG").arg("GET").arg("databases"));
-    let value = into_array(reply)
-        .into_iter()
-        .nth(1)
-        .expect("CONFIG GET databases");
+    let value = into_array(reply).into_iter().nth(1).expect("CONFIG GET databases");
     u32::try_from(into_int(value)).expect("database count")
 }
 
@@ -179,11 +171,7 @@ fn capture_db(conn: &mut Connection, field_ttls: bool) -> BTreeMap<Blob, Entry> 
     let mut entries = BTreeMap::new();
     let mut cursor = b"0".to_vec();
     loop {
-        let cmd = redis::cmd("SCAN")
-            .arg(&cursor)
-            .arg("COUNT")
-            .arg(SCAN_COUNT)
-            .clone();
+        let cmd = redis::cmd("SCAN").arg(&cursor).arg("COUNT").arg(SCAN_COUNT).clone();
         let mut reply = into_array(query(conn, &cmd)).into_iter();
         cursor = into_bytes(reply.next().expect("SCAN cursor"));
         let keys = into_array(reply.next().expect("SCAN keys"));
@@ -205,10 +193,7 @@ fn capture_keys(conn: &mut Connection, keys: Vec<Blob>, field_ttls: bool) -> Vec
     for key in &keys {
         pipe.cmd("TYPE").arg(&key.0).cmd("PEXPIRETIME").arg(&key.0);
     }
-    let meta = into_pairs(
-        pipe.query::<Value>(conn)
-            .expect("TYPE/PEXPIRETIME pipeline"),
-    );
+    let meta = into_pairs(pipe.query::<Value>(conn).expect("TYPE/PEXPIRETIME pipeline"));
     let typed: Vec<(Blob, String, i64)> = keys
         .into_iter()
         .zip(meta)
@@ -238,12 +223,7 @@ fn read_simple_values(conn: &mut Connection, typed: &[(Blob, String, i64)]) -> V
             "string" => redis::cmd("GET").arg(&key.0).clone(),
             "list" => redis::cmd("LRANGE").arg(&key.0).arg(0).arg(-1).clone(),
             "set" => redis::cmd("SMEMBERS").arg(&key.0).clone(),
-            "zset" => redis::cmd("ZRANGE")
-                .arg(&key.0)
-                .arg(0)
-                .arg(-1)
-                .arg("WITHSCORES")
-                .clone(),
+            "zset" => redis::cmd("ZRANGE").arg(&key.0).arg(0).arg(-1).arg("WITHSCORES").clone(),
             "hash" => redis::cmd("HGETALL").arg(&key.0).clone(),
             _ => redis::cmd("DUMP").arg(&key.0).clone(),
         };
@@ -257,36 +237,20 @@ fn read_simple_values(conn: &mut Connection, typed: &[(Blob, String, i64)]) -> V
 }
 
 fn decode(kind: String, value: Value) -> Data {
-    let blobs = |v: Value| -> Vec<Blob> {
-        into_array(v)
-            .into_iter()
-            .map(|x| Blob(into_bytes(x)))
-            .collect()
-    };
-    let pairs = |v: Value| {
-        into_pairs(v)
-            .into_iter()
-            .map(|(a, b)| (Blob(into_bytes(a)), Blob(into_bytes(b))))
-    };
+    let blobs = |v: Value| -> Vec<Blob> { into_array(v).into_iter().map(|x| Blob(into_bytes(x))).collect() };
+    let pairs = |v: Value| into_pairs(v).into_iter().map(|(a, b)| (Blob(into_bytes(a)), Blob(into_bytes(b))));
     match kind.as_str() {
         "string" => Data::String(Blob(into_bytes(value))),
         "list" => Data::List(blobs(value)),
         "set" => Data::Set(sorted(blobs(value))),
         "zset" => Data::ZSet(pairs(value).collect()),
         "hash" => {
-            let fields = pairs(value).map(|(field, value)| HashField {
-                field,
-                value,
-                expire_at_ms: -1,
-            });
+            let fields = pairs(value).map(|(field, value)| HashField { field, value, expire_at_ms: -1 });
             let mut fields: Vec<HashField> = fields.collect();
             fields.sort_by(|a, b| a.field.cmp(&b.field));
             Data::Hash(fields)
         }
-        _ => Data::Other {
-            type_name: kind,
-            dump: Blob(into_bytes(value)),
-        },
+        _ => Data::Other { type_name: kind, dump: Blob(into_bytes(value)) },
     }
 }
 

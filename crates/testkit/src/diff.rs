@@ -53,11 +53,7 @@ pub fn diff_report(source: &Snapshot, target: &Snapshot) -> Option<String> {
         target.len(),
         lines.len()
     );
-    let _ = writeln!(
-        out,
-        "keys per db (source/target): {}",
-        per_db(source, target)
-    );
+    let _ = writeln!(out, "keys per db (source/target): {}", per_db(source, target));
     for line in lines.iter().take(SHOWN_KEYS) {
         let _ = writeln!(out, "  {line}");
     }
@@ -71,13 +67,7 @@ fn per_db(source: &Snapshot, target: &Snapshot) -> String {
     let mut dbs: Vec<u32> = source.dbs().chain(target.dbs()).collect();
     dbs.sort_unstable();
     dbs.dedup();
-    let parts = dbs.iter().map(|db| {
-        format!(
-            "db{db} {}/{}",
-            source.keys_in_db(*db),
-            target.keys_in_db(*db)
-        )
-    });
+    let parts = dbs.iter().map(|db| format!("db{db} {}/{}", source.keys_in_db(*db), target.keys_in_db(*db)));
     parts.collect::<Vec<_>>().join(", ")
 }
 
@@ -96,10 +86,7 @@ fn differing_keys(source: &Snapshot, target: &Snapshot) -> Vec<String> {
     for (db, key, entry) in target.iter() {
         if source.get(db, &key.0).is_none() {
             let kind = entry.data.type_name();
-            lines.push(format!(
-                "db{db} \"{}\": extra in target ({kind})",
-                clip(escape(&key.0))
-            ));
+            lines.push(format!("db{db} \"{}\": extra in target ({kind})", clip(escape(&key.0))));
         }
     }
     lines
@@ -114,10 +101,7 @@ fn entry_diff(source: &Entry, target: &Entry) -> Option<String> {
         parts.push(format!("value: {}", value_diff(a, b)));
     }
     if source.expire_at_ms != target.expire_at_ms {
-        parts.push(format!(
-            "ttl (expire at ms) {} vs {}",
-            source.expire_at_ms, target.expire_at_ms
-        ));
+        parts.push(format!("ttl (expire at ms) {} vs {}", source.expire_at_ms, target.expire_at_ms));
     }
     (!parts.is_empty()).then(|| parts.join("; "))
 }
@@ -149,17 +133,8 @@ fn bytes_diff(a: &Blob, b: &Blob) -> String {
 fn seq_diff<T: Debug + PartialEq>(a: &[T], b: &[T]) -> String {
     let first = a.iter().zip(b).position(|(x, y)| x != y);
     let at = first.unwrap_or(a.len().min(b.len()));
-    let show = |v: &[T]| {
-        v.get(at)
-            .map_or("<none>".to_owned(), |x| clip(format!("{x:?}")))
-    };
-    format!(
-        "{} vs {} elements, first difference at [{at}]: {} vs {}",
-        a.len(),
-        b.len(),
-        show(a),
-        show(b)
-    )
+    let show = |v: &[T]| v.get(at).map_or("<none>".to_owned(), |x| clip(format!("{x:?}")));
+    format!("{} vs {} elements, first difference at [{at}]: {} vs {}", a.len(), b.len(), show(a), show(b))
 }
 
 fn stream_diff(a: &StreamImage, b: &StreamImage) -> String {
@@ -191,25 +166,16 @@ fn groups_diff(a: &[GroupImage], b: &[GroupImage]) -> String {
     };
     let mut parts = Vec::new();
     if x.last_delivered_id != y.last_delivered_id {
-        parts.push(format!(
-            "last-delivered-id {} vs {}",
-            x.last_delivered_id, y.last_delivered_id
-        ));
+        parts.push(format!("last-delivered-id {} vs {}", x.last_delivered_id, y.last_delivered_id));
     }
     if x.entries_read != y.entries_read {
-        parts.push(format!(
-            "entries-read {:?} vs {:?}",
-            x.entries_read, y.entries_read
-        ));
+        parts.push(format!("entries-read {:?} vs {:?}", x.entries_read, y.entries_read));
     }
     if x.pel != y.pel {
         parts.push(format!("pel {}", seq_diff(&x.pel, &y.pel)));
     }
     if x.consumers != y.consumers {
-        parts.push(format!(
-            "consumers {}",
-            seq_diff(&x.consumers, &y.consumers)
-        ));
+        parts.push(format!("consumers {}", seq_diff(&x.consumers, &y.consumers)));
     }
     format!("group {:?}: {}", x.name, parts.join(", "))
 }

@@ -27,9 +27,7 @@ fn parse_version(text: &str) -> (u32, u32, u32) {
 /// answers nil for unknown commands rather than failing).
 pub fn supports_command(conn: &mut Connection, name: &str) -> bool {
     let reply = query(conn, redis::cmd("COMMAND").arg("INFO").arg(name));
-    into_array(reply)
-        .first()
-        .is_some_and(|entry| !matches!(entry, Value::Nil))
+    into_array(reply).first().is_some_and(|entry| !matches!(entry, Value::Nil))
 }
 
 #[cfg(test)]

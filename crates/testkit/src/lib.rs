@@ -28,12 +28,7 @@
 //! ```
 //!
 //! This is test-only code: failures panic with a descriptive message.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 pub mod dataset;
 pub mod diff;

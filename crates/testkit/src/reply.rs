@@ -58,9 +58,7 @@ pub(crate) fn into_int(value: Value) -> i64 {
         Value::Int(n) => n,
         other => {
             let text = into_text(other);
-            text.trim()
-                .parse()
-                .unwrap_or_else(|_| panic!("expected an integer reply, got {text:?}"))
+            text.trim().parse().unwrap_or_else(|_| panic!("expected an integer reply, got {text:?}"))
         }
     }
 }
@@ -138,9 +136,5 @@ fn render_lines<'a>(items: impl Iterator<Item = &'a Value>) -> String {
 
 /// Escapes bytes for display: printable ASCII as is, the rest as `\xNN`.
 pub(crate) fn escape(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .flat_map(|b| std::ascii::escape_default(*b))
-        .map(char::from)
-        .collect()
+    bytes.iter().flat_map(|b| std::ascii::escape_default(*b)).map(char::from).collect()
 }

@@ -78,18 +78,11 @@ impl RedisServerBuilder {
 
     /// One start attempt; `Err` carries the server log.
     fn try_start(&self, binary: &str) -> Result<RedisServer, String> {
-        let dir = tempfile::Builder::new()
-            .prefix("replicant-redis-")
-            .tempdir()
-            .expect("create temp dir for redis-server");
+        let dir =
+            tempfile::Builder::new().prefix("replicant-redis-").tempdir().expect("create temp dir for redis-server");
         let port = free_port();
         let child = spawn(binary, dir.path(), port, &self.args);
-        let mut server = RedisServer {
-            child,
-            dir,
-            port,
-            dbfilename: "dump.rdb".to_owned(),
-        };
+        let mut server = RedisServer { child, dir, port, dbfilename: "dump.rdb".to_owned() };
         server.wait_ready()?;
         server.dbfilename = server.config_get("dbfilename");
         Ok(server)

@@ -10,9 +10,7 @@
 use redis::{Connection, Value};
 
 use crate::dataset::Blob;
-use crate::reply::{
-    into_array, into_bytes, into_int, into_opt_int, into_pairs, into_text, query, Fields,
-};
+use crate::reply::{into_array, into_bytes, into_int, into_opt_int, into_pairs, into_text, query, Fields};
 
 const XRANGE_COUNT: usize = 500;
 
@@ -66,18 +64,9 @@ pub struct StreamImage {
 
 /// Reads the stream at `key` on the connection's current database.
 pub(crate) fn capture_stream(conn: &mut Connection, key: &[u8]) -> StreamImage {
-    let cmd = redis::cmd("XINFO")
-        .arg("STREAM")
-        .arg(key)
-        .arg("FULL")
-        .arg("COUNT")
-        .arg(0)
-        .clone();
+    let cmd = redis::cmd("XINFO").arg("STREAM").arg(key).arg("FULL").arg("COUNT").arg(0).clone();
     let mut info = Fields::new(query(conn, &cmd));
-    let mut groups: Vec<GroupImage> = into_array(info.take("groups"))
-        .into_iter()
-        .map(group)
-        .collect();
+    let mut groups: Vec<GroupImage> = into_array(info.take("groups")).into_iter().map(group).collect();
     groups.sort_by(|a, b| a.name.cmp(&b.name));
     StreamImage {
         length: into_int(info.take("length")),
@@ -95,17 +84,8 @@ fn entries(conn: &mut Connection, key: &[u8]) -> Vec<StreamEntry> {
     let mut all = Vec::new();
     let mut start = "-".to_owned();
     loop {
-        let cmd = redis::cmd("XRANGE")
-            .arg(key)
-            .arg(&start)
-            .arg("+")
-            .arg("COUNT")
-            .arg(XRANGE_COUNT)
-            .clone();
-        let chunk: Vec<StreamEntry> = into_array(query(conn, &cmd))
-            .into_iter()
-            .map(entry)
-            .collect();
+        let cmd = redis::cmd("XRANGE").arg(key).arg(&start).arg("+").arg("COUNT").arg(XRANGE_COUNT).clone();
+        let chunk: Vec<StreamEntry> = into_array(query(conn, &cmd)).into_iter().map(entry).collect();
         let done = chunk.len() < XRANGE_COUNT;
         if let Some(last) = chunk.last() {
             start = format!("({}", last.id);
@@ -121,20 +101,13 @@ fn entry(value: Value) -> StreamEntry {
     let mut parts = into_array(value).into_iter();
     let id = into_text(parts.next().expect("stream entry id"));
     let fields = into_pairs(parts.next().unwrap_or(Value::Nil));
-    let fields = fields
-        .into_iter()
-        .map(|(f, v)| (Blob(into_bytes(f)), Blob(into_bytes(v))));
-    StreamEntry {
-        id,
-        fields: fields.collect(),
-    }
+    let fields = fields.into_iter().map(|(f, v)| (Blob(into_bytes(f)), Blob(into_bytes(v))));
+    StreamEntry { id, fields: fields.collect() }
 }
 
 fn group(value: Value) -> GroupImage {
     let mut info = Fields::new(value);
-    let pel = into_array(info.take("pending"))
-        .into_iter()
-        .map(pending_entry);
+    let pel = into_array(info.take("pending")).into_iter().map(pending_entry);
     let consumers = into_array(info.take("consumers")).into_iter().map(consumer);
     GroupImage {
         name: Blob(into_bytes(info.take("name"))),
@@ -163,10 +136,7 @@ fn consumer(value: Value) -> ConsumerImage {
     let mut info = Fields::new(value);
     let pending = into_array(info.take("pending")).into_iter();
     let pending = pending.map(|p| into_text(into_array(p).into_iter().next().expect("pending id")));
-    ConsumerImage {
-        name: Blob(into_bytes(info.take("name"))),
-        pending: pending.collect(),
-    }
+    ConsumerImage { name: Blob(into_bytes(info.take("name"))), pending: pending.collect() }
 }
 
 fn opt_text(value: Value) -> Option<String> {

@@ -14,10 +14,7 @@ pub(crate) fn header(blob: &[u8]) -> Result<(usize, u64), String> {
         return Err(format!("bad intset encoding {width}"));
     }
     if (HEADER as u64).checked_add(count * width) != Some(blob.len() as u64) {
-        return Err(format!(
-            "intset of {count} × {width}-byte integers does not fit a {}-byte blob",
-            blob.len()
-        ));
+        return Err(format!("intset of {count} × {width}-byte integers does not fit a {}-byte blob", blob.len()));
     }
     Ok((width as usize, count))
 }

@@ -18,9 +18,8 @@ pub(crate) enum Elem {
 
 /// Reads `n` little-endian bytes at `pos` as an unsigned number.
 pub(crate) fn le(blob: &[u8], pos: usize, n: usize) -> Result<u64, String> {
-    let bytes = blob
-        .get(pos..pos.saturating_add(n))
-        .ok_or_else(|| format!("{n}-byte integer at {pos} runs past the end"))?;
+    let bytes =
+        blob.get(pos..pos.saturating_add(n)).ok_or_else(|| format!("{n}-byte integer at {pos} runs past the end"))?;
     Ok(bytes.iter().rev().fold(0u64, |v, b| (v << 8) | u64::from(*b)))
 }
 

@@ -74,13 +74,9 @@ mod tests {
 
     #[test]
     fn decodes_strings_and_integers() {
-        let body: Vec<u8> = [
-            &[0x00, 0x02, b'h', b'i'][..],
-            &[0x04, 0xf3][..],
-            &[0x02, 0xfe, 0x80][..],
-            &[0x03, 0xc0, 0x39, 0x30][..],
-        ]
-        .concat();
+        let body: Vec<u8> =
+            [&[0x00, 0x02, b'h', b'i'][..], &[0x04, 0xf3][..], &[0x02, 0xfe, 0x80][..], &[0x03, 0xc0, 0x39, 0x30][..]]
+                .concat();
         let total = (HEADER + body.len() + 1) as u32;
         let mut blob = total.to_le_bytes().to_vec();
         blob.extend_from_slice(&(HEADER as u32).to_le_bytes());
@@ -94,9 +90,6 @@ mod tests {
             out.push(e);
             pos = next;
         }
-        assert_eq!(
-            out,
-            vec![Elem::Bytes { at: 12, len: 2 }, Elem::Int(2), Elem::Int(-128), Elem::Int(12345)]
-        );
+        assert_eq!(out, vec![Elem::Bytes { at: 12, len: 2 }, Elem::Int(2), Elem::Int(-128), Elem::Int(12345)]);
     }
 }

@@ -7,8 +7,11 @@ use super::{le, within, Elem};
 pub(crate) const HEADER: usize = 1;
 const EOF: u8 = 0xff;
 
+/// A key, its value, and where the next pair starts.
+pub(crate) type Pair = ((Elem, Elem), usize);
+
 /// Decodes the (key, value) pair at `pos`; `None` at the end marker.
-pub(crate) fn pair(blob: &[u8], pos: usize) -> Result<Option<((Elem, Elem), usize)>, String> {
+pub(crate) fn pair(blob: &[u8], pos: usize) -> Result<Option<Pair>, String> {
     if *blob.get(pos).ok_or("zipmap runs past its end")? == EOF {
         return if pos + 1 == blob.len() {
             Ok(None)

@@ -67,6 +67,8 @@ pub(crate) enum Step {
     Items(ItemKind, usize),
     /// A piece that is not batched.
     Single(Single),
+    /// `n` items were recorded and they complete the value.
+    Last(ItemKind, usize),
     /// Input was read, nothing to hand out yet.
     Progress,
     /// The value is complete.

@@ -2,6 +2,7 @@
 //! quicklist of blobs. The blob is read whole (bounded by `max_buffered`), then its
 //! elements come out one item at a time.
 
+use super::seq::NO_EXPIRY;
 use super::{Blob, Cx, ItemKind, Step};
 use crate::format::Encoding;
 use crate::packed::{intset, listpack, ziplist, zipmap, Elem};
@@ -88,9 +89,7 @@ impl BlobIter {
             match self.element(cx)? {
                 Some(e) => *slot = e,
                 None if k == 0 => return self.finish(),
-                None => {
-                    return Err(self.blob.corrupt(name(self.fmt), "odd number of elements".into()))
-                }
+                None => return Err(self.blob.corrupt(name(self.fmt), "odd number of elements".into())),
             }
         }
         self.push(cx, &elems)?;
@@ -121,17 +120,15 @@ impl BlobIter {
 
     fn finish(&self) -> Result<bool, Error> {
         match self.declared {
-            Some(n) if n != self.seen => Err(self.blob.corrupt(
-                name(self.fmt),
-                format!("header says {n} elements, found {}", self.seen),
-            )),
+            Some(n) if n != self.seen => {
+                Err(self.blob.corrupt(name(self.fmt), format!("header says {n} elements, found {}", self.seen)))
+            }
             _ => Ok(false),
         }
     }
 
     fn next_zipmap(&mut self, cx: &mut Cx<'_, '_>) -> Result<bool, Error> {
-        let found = zipmap::pair(cx.bytes(self.blob), self.pos)
-            .map_err(|e| self.blob.corrupt("zipmap", e))?;
+        let found = zipmap::pair(cx.bytes(self.blob), self.pos).map_err(|e| self.blob.corrupt("zipmap", e))?;
         match found {
             None => Ok(false),
             Some(((k, v), next)) => {
@@ -157,7 +154,8 @@ impl BlobIter {
             Shape::Hash | Shape::HashTtl => {
                 let ttl = if self.shape == Shape::HashTtl { self.integer(cx, c)? } else { 0 };
                 let (f, v) = (self.slot(cx, a), self.slot(cx, b));
-                cx.slots.extend([f, v, Slot::Int(ttl)]);
+                let expire = if ttl == 0 { NO_EXPIRY } else { Slot::Int(ttl) };
+                cx.slots.extend([f, v, expire]);
             }
         }
         Ok(())
@@ -267,11 +265,7 @@ const QUICKLIST_PACKED: u64 = 2;
 
 impl QuicklistState {
     pub(crate) fn new(enc: Encoding) -> Self {
-        QuicklistState {
-            v2: enc == Encoding::ListQuicklist2,
-            nodes_left: None,
-            node: None,
-        }
+        QuicklistState { v2: enc == Encoding::ListQuicklist2, nodes_left: None, node: None }
     }
 
     pub(crate) fn blob(&self) -> Option<Blob> {

@@ -4,7 +4,7 @@
 
 use super::{Cx, ItemKind, Step};
 use crate::format::Encoding;
-use crate::reader::{bounded, Len, Res};
+use crate::reader::{Len, Res};
 use crate::slot::Slot;
 use crate::Error;
 
@@ -30,7 +30,7 @@ impl StringState {
                         let slot = cx.string()?;
                         cx.slots.push(slot);
                         self.left = Some(0);
-                        return Ok(Step::Items(ItemKind::StringPiece, 1));
+                        return Ok(Step::Last(ItemKind::StringPiece, 1));
                     }
                 }
             }
@@ -40,7 +40,7 @@ impl StringState {
         cx.cur.take(take)?;
         cx.slots.push(Slot::Input { start, len: take });
         self.left = Some(left - take as u64);
-        Ok(Step::Items(ItemKind::StringPiece, 1))
+        Ok(if self.left == Some(0) { Step::Last(ItemKind::StringPiece, 1) } else { Step::Items(ItemKind::StringPiece, 1) })
     }
 }
 
@@ -56,11 +56,7 @@ pub(crate) struct SeqState {
 
 impl SeqState {
     pub(crate) fn new(enc: Encoding) -> Self {
-        SeqState {
-            enc,
-            left: None,
-            min_expire: 0,
-        }
+        SeqState { enc, left: None, min_expire: 0 }
     }
 
     pub(crate) fn step(&mut self, cx: &mut Cx<'_, '_>) -> Res<Step> {
@@ -77,7 +73,7 @@ impl SeqState {
         };
         let kind = self.element(cx)?;
         self.left = Some(left - 1);
-        Ok(Step::Items(kind, 1))
+        Ok(if left == 1 { Step::Last(kind, 1) } else { Step::Items(kind, 1) })
     }
 
     fn element(&self, cx: &mut Cx<'_, '_>) -> Res<ItemKind> {
@@ -95,11 +91,7 @@ impl SeqState {
             }
             ZSet | ZSet2 => {
                 let member = cx.string()?;
-                let score = if self.enc == ZSet {
-                    cx.cur.text_double()?
-                } else {
-                    cx.cur.binary_double()?
-                };
+                let score = if self.enc == ZSet { cx.cur.text_double()? } else { cx.cur.binary_double()? };
                 if score.is_nan() {
                     return Err(Error::corrupt(at, "sorted-set score is NaN").into());
                 }
@@ -108,32 +100,39 @@ impl SeqState {
             }
             Hash => {
                 let (f, v) = (cx.string()?, cx.string()?);
-                cx.slots.extend([f, v, Slot::Int(0)]);
+                cx.slots.extend([f, v, NO_EXPIRY]);
                 ItemKind::Hash
             }
             HashMetadataPreGa => {
+                // Absolute expiry, 0 = none (7.4 release candidates).
                 let expire = cx.cur.len()?;
                 let (f, v) = (cx.string()?, cx.string()?);
-                cx.slots.extend([f, v, Slot::Int(expire_ms(expire, at)?)]);
+                let expire = if expire == 0 { NO_EXPIRY } else { Slot::Int(expire_ms(expire, at)?) };
+                cx.slots.extend([f, v, expire]);
                 ItemKind::Hash
             }
             HashMetadata => {
                 let ttl = cx.cur.len()?;
                 let (f, v) = (cx.string()?, cx.string()?);
+                // rdb.c: expireAt = ttl + minExpire - 1, ttl 0 = none.
                 let expire = if ttl == 0 {
-                    0
+                    NO_EXPIRY
                 } else {
-                    expire_ms(ttl, at)?
-                        .checked_add(self.min_expire - 1)
-                        .ok_or_else(|| Error::corrupt(at, "field expiry overflows"))?
+                    let at_ms = (ttl as i128) + (self.min_expire as i128) - 1;
+                    Slot::Int(expire_ms(u64::try_from(at_ms).unwrap_or(u64::MAX), at)?)
                 };
-                cx.slots.extend([f, v, Slot::Int(expire)]);
+                cx.slots.extend([f, v, expire]);
                 ItemKind::Hash
             }
             Hash2 => {
                 let (f, v) = (cx.string()?, cx.string()?);
-                let expire = cx.cur.i64_le()?;
-                cx.slots.extend([f, v, Slot::Int(if expire < 0 { 0 } else { expire })]);
+                // Valkey: absolute expiry, -1 (EXPIRY_NONE) = none, below that corrupt.
+                let expire = match cx.cur.i64_le()? {
+                    -1 => NO_EXPIRY,
+                    ms if ms < -1 => return Err(Error::corrupt(at, format!("field expiry {ms} is negative")).into()),
+                    ms => Slot::Int(ms),
+                };
+                cx.slots.extend([f, v, expire]);
                 ItemKind::Hash
             }
             _ => return Err(Error::corrupt(at, "internal: not a plain collection").into()),
@@ -141,8 +140,15 @@ impl SeqState {
     }
 }
 
+/// The marker slot of a hash field without expiry (any expiry is a `Slot::Int`).
+pub(crate) const NO_EXPIRY: Slot = Slot::Uint(0);
+
+/// Highest field expiry Redis accepts (`EB_EXPIRE_TIME_MAX`, 2^48 - 1 ms).
+const MAX_FIELD_EXPIRY: u64 = 0xFFFF_FFFF_FFFF;
+
 fn expire_ms(v: u64, at: u64) -> Result<i64, Error> {
-    bounded(v, i64::MAX as usize, "field expiry", at)
-        .map(|v| v as i64)
-        .map_err(|_| Error::corrupt(at, format!("field expiry {v} out of range")))
+    if v > MAX_FIELD_EXPIRY {
+        return Err(Error::corrupt(at, format!("field expiry {v} is above the maximum {MAX_FIELD_EXPIRY}")));
+    }
+    Ok(v as i64)
 }

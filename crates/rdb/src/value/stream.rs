@@ -151,9 +151,9 @@ fn open_node(cx: &mut Cx<'_, '_>, left: u64) -> Res<Phase> {
     let at = cx.cur.offset();
     let key = cx.string()?;
     let key_bytes = match key {
-        Slot::Input { start, len } => usize::try_from(start.saturating_sub(cx.base))
-            .ok()
-            .and_then(|from| cx.input.get(from..)?.get(..len)),
+        Slot::Input { start, len } => {
+            usize::try_from(start.saturating_sub(cx.base)).ok().and_then(|from| cx.input.get(from..)?.get(..len))
+        }
         Slot::Scratch { start, len } => cx.scratch.get(start..start + len),
         _ => None,
     };
@@ -187,17 +187,10 @@ fn node_step(cx: &mut Cx<'_, '_>, node: &mut Node) -> Result<Option<Step>, Error
     let flags = int_of(cx, node, flags)?;
     let ms = need_int(cx, node)?;
     let seq = need_int(cx, node)?;
-    let id = StreamId {
-        ms: node.master.ms.wrapping_add(ms as u64),
-        seq: node.master.seq.wrapping_add(seq as u64),
-    };
+    let id = StreamId { ms: node.master.ms.wrapping_add(ms as u64), seq: node.master.seq.wrapping_add(seq as u64) };
     let mark = cx.slots.len();
     cx.slots.extend([Slot::Uint(id.ms), Slot::Uint(id.seq), Slot::Uint(0)]);
-    let pairs = if flags & FLAG_SAMEFIELDS != 0 {
-        same_fields_entry(cx, node)?
-    } else {
-        own_fields_entry(cx, node)?
-    };
+    let pairs = if flags & FLAG_SAMEFIELDS != 0 { same_fields_entry(cx, node)? } else { own_fields_entry(cx, node)? };
     need(cx, node)?; // lp-count: number of listpack elements of this entry
     if let Some(s) = cx.slots.get_mut(mark + 2) {
         *s = Slot::Uint(pairs);

@@ -104,8 +104,7 @@ pub(crate) struct Consumer {
 
 /// Decodes `data` (given whole) into a [`Dump`].
 pub(crate) fn decode(data: &[u8]) -> Dump {
-    decode_with(data, ParserConfig::default(), || usize::MAX)
-        .unwrap_or_else(|e| panic!("decoding failed: {e}"))
+    decode_with(data, ParserConfig::default(), || usize::MAX).unwrap_or_else(|e| panic!("decoding failed: {e}"))
 }
 
 /// Decodes `data`, fed in chunks, under `cfg`.
@@ -149,7 +148,7 @@ fn fold(dump: &mut Dump, open: &mut Option<Entry>, event: &Event<'_>) {
             let entry = open.as_mut().expect("Value outside a key");
             add_value(&mut entry.value, v);
         }
-        Event::KeyEnd => {
+        Event::KeyEnd { .. } => {
             let entry = open.take().expect("KeyEnd outside a key");
             dump.keys.push(entry);
         }

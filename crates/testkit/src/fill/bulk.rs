@@ -19,10 +19,7 @@ pub fn fill_strings(conn: &mut Connection, n: usize, value_len: usize) {
     for start in (0..n).step_by(BATCH) {
         let mut pipe = redis::pipe();
         for i in start..n.min(start + BATCH) {
-            pipe.cmd("SET")
-                .arg(format!("string:{i:08}"))
-                .arg(rng.bytes(value_len))
-                .ignore();
+            pipe.cmd("SET").arg(format!("string:{i:08}")).arg(rng.bytes(value_len)).ignore();
         }
         execute(conn, &pipe);
     }
@@ -38,10 +35,7 @@ pub fn fill_mixed(conn: &mut Connection, n_keys: usize) {
         for i in start..n_keys.min(start + BATCH) {
             let key = add_mixed_key(&mut pipe, &mut rng, i);
             if i % 10 == 0 {
-                pipe.cmd("PEXPIREAT")
-                    .arg(&key)
-                    .arg(expire_base + i as i64)
-                    .ignore();
+                pipe.cmd("PEXPIREAT").arg(&key).arg(expire_base + i as i64).ignore();
             }
         }
         execute(conn, &pipe);
@@ -91,6 +85,5 @@ fn words(rng: &mut Rng, count: u64) -> Vec<Vec<u8>> {
 }
 
 fn execute(conn: &mut Connection, pipe: &Pipeline) {
-    pipe.query::<()>(conn)
-        .unwrap_or_else(|err| panic!("fill pipeline failed: {err}"));
+    pipe.query::<()>(conn).unwrap_or_else(|err| panic!("fill pipeline failed: {err}"));
 }

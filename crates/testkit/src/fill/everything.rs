@@ -56,15 +56,7 @@ pub fn fill_hash_field_ttls(conn: &mut Connection) -> bool {
         add_chunked(conn, "HSET", key, pairs.map(String::into_bytes).collect());
         for i in (0..count).step_by(3) {
             let at = in_one_hour(i64::from(i) * 7);
-            run!(
-                conn,
-                "HPEXPIREAT",
-                key,
-                at,
-                "FIELDS",
-                1,
-                format!("field:{i}")
-            );
+            run!(conn, "HPEXPIREAT", key, at, "FIELDS", 1, format!("field:{i}"));
         }
     }
     true
@@ -96,20 +88,12 @@ fn fill_strings(conn: &mut Connection, rng: &mut Rng) {
         ("str:float", b"3.14159"),
         ("str:empty", b""),
         ("str:binary", b"a\r\nb\0c\xff\xfe\x80\r\n\0"),
-        (
-            "str:lzf-min",
-            b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-        ),
+        ("str:lzf-min", b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"),
     ];
     for (key, value) in plain {
         run!(conn, "SET", *key, *value);
     }
-    run!(
-        conn,
-        "SET",
-        &b"key:\0\r\n\xff binary name"[..],
-        "binary key"
-    );
+    run!(conn, "SET", &b"key:\0\r\n\xff binary name"[..], "binary key");
     run!(conn, "INCRBY", "str:counter", 41);
     let pattern = b"compressible pattern 0123456789 ".repeat(3200);
     run!(conn, "SET", "str:compressible", pattern);
@@ -117,26 +101,9 @@ fn fill_strings(conn: &mut Connection, rng: &mut Rng) {
 }
 
 fn fill_lists(conn: &mut Connection, rng: &mut Rng) {
-    run!(
-        conn,
-        "RPUSH",
-        "list:small",
-        "a",
-        "b",
-        "",
-        &b"\0\xff"[..],
-        "c"
-    );
-    let ints = [
-        0i64, 1, -1, 127, -128, 4095, -4096, 32767, -32768, 8_388_607, -8_388_608,
-    ];
-    let more = [
-        2_147_483_647i64,
-        -2_147_483_648,
-        1 << 40,
-        i64::MAX,
-        i64::MIN,
-    ];
+    run!(conn, "RPUSH", "list:small", "a", "b", "", &b"\0\xff"[..], "c");
+    let ints = [0i64, 1, -1, 127, -128, 4095, -4096, 32767, -32768, 8_388_607, -8_388_608];
+    let more = [2_147_483_647i64, -2_147_483_648, 1 << 40, i64::MAX, i64::MIN];
     let all: Vec<String> = ints.iter().chain(&more).map(i64::to_string).collect();
     run!(conn, "RPUSH", "list:ints", &all);
     let large = (0..20_000).map(|i| match i % 4 {
@@ -146,14 +113,7 @@ fn fill_lists(conn: &mut Connection, rng: &mut Rng) {
         _ => rng.bytes(8),
     });
     add_chunked(conn, "RPUSH", "list:large", large.collect());
-    run!(
-        conn,
-        "RPUSH",
-        "list:big-element",
-        "before",
-        vec![b'L'; 10_000],
-        "after"
-    );
+    run!(conn, "RPUSH", "list:big-element", "before", vec![b'L'; 10_000], "after");
     fill_compressed_list(conn);
     fill_plain_node_list(conn);
 }
@@ -165,67 +125,26 @@ fn fill_compressed_list(conn: &mut Connection) {
     run!(conn, "CONFIG", "SET", "list-compress-depth", 1);
     let items = (0..5_000).map(|i| format!("compressed list element number {i}").into_bytes());
     add_chunked(conn, "RPUSH", "list:compressed", items.collect());
-    run!(
-        conn,
-        "CONFIG",
-        "SET",
-        "list-compress-depth",
-        old.unwrap_or_else(|| "0".into())
-    );
+    run!(conn, "CONFIG", "SET", "list-compress-depth", old.unwrap_or_else(|| "0".into()));
 }
 
 /// A list with PLAIN quicklist nodes. Redis only makes them for elements
 /// of 1 GB unless `DEBUG QUICKLIST-PACKED-THRESHOLD` lowers the limit, which
 /// needs `enable-debug-command` (RedisServer enables it); skipped otherwise.
 fn fill_plain_node_list(conn: &mut Connection) {
-    let lowered = redis::cmd("DEBUG")
-        .arg("QUICKLIST-PACKED-THRESHOLD")
-        .arg(1000)
-        .clone();
+    let lowered = redis::cmd("DEBUG").arg("QUICKLIST-PACKED-THRESHOLD").arg(1000).clone();
     if try_query(conn, &lowered).is_none() {
         return;
     }
-    run!(
-        conn,
-        "RPUSH",
-        "list:plain",
-        "small",
-        vec![b'P'; 2000],
-        "tail",
-        vec![b'Q'; 1500]
-    );
+    run!(conn, "RPUSH", "list:plain", "small", vec![b'P'; 2000], "tail", vec![b'Q'; 1500]);
     run!(conn, "DEBUG", "QUICKLIST-PACKED-THRESHOLD", 1u64 << 30);
 }
 
 fn fill_sets(conn: &mut Connection) {
     run!(conn, "SADD", "set:int16", &(1..=100).collect::<Vec<i64>>());
-    run!(
-        conn,
-        "SADD",
-        "set:int32",
-        1,
-        -70_000,
-        100_000,
-        2_000_000_000
-    );
-    run!(
-        conn,
-        "SADD",
-        "set:int64",
-        1,
-        5_000_000_000i64,
-        i64::MAX,
-        i64::MIN
-    );
-    run!(
-        conn,
-        "SADD",
-        "set:small-strings",
-        "a",
-        "b",
-        "c",
-        &b"\0\r\n\xff"[..]
-    );
+    run!(conn, "SADD", "set:int32", 1, -70_000, 100_000, 2_000_000_000);
+    run!(conn, "SADD", "set:int64", 1, 5_000_000_000i64, i64::MAX, i64::MIN);
+    run!(conn, "SADD", "set:small-strings", "a", "b", "c", &b"\0\r\n\xff"[..]);
     let large = (0..5_000).map(|i| format!("member:{i}").into_bytes());
     add_chunked(conn, "SADD", "set:large", large.collect());
     let ints = (0..1_000i64).map(|i| (i * 7919 - 3_000_000).to_string().into_bytes());
@@ -248,10 +167,7 @@ const SPECIAL_SCORES: [&str; 12] = [
 ];
 
 fn fill_zsets(conn: &mut Connection, rng: &mut Rng) {
-    let small = SPECIAL_SCORES
-        .iter()
-        .enumerate()
-        .flat_map(|(i, s)| [s.to_string(), format!("m{i}")]);
+    let small = SPECIAL_SCORES.iter().enumerate().flat_map(|(i, s)| [s.to_string(), format!("m{i}")]);
     let small: Vec<Vec<u8>> = small.map(String::into_bytes).collect();
     add_chunked(conn, "ZADD", "zset:small", small.clone());
     run!(conn, "ZADD", "zset:binary", 1, &b"\0\xff\r\n"[..], 2, "");
@@ -269,42 +185,14 @@ fn fill_zsets(conn: &mut Connection, rng: &mut Rng) {
 }
 
 fn fill_hashes(conn: &mut Connection, rng: &mut Rng) {
-    run!(
-        conn,
-        "HSET",
-        "hash:small",
-        "name",
-        "replicant",
-        "count",
-        12,
-        "neg",
-        -5,
-        "empty",
-        ""
-    );
-    run!(
-        conn,
-        "HSET",
-        "hash:binary",
-        &b"f\0\r\n"[..],
-        &b"v\xff\0"[..],
-        &b"\xff"[..],
-        "x"
-    );
+    run!(conn, "HSET", "hash:small", "name", "replicant", "count", 12, "neg", -5, "empty", "");
+    run!(conn, "HSET", "hash:binary", &b"f\0\r\n"[..], &b"v\xff\0"[..], &b"\xff"[..], "x");
     let large = (0..1_000).flat_map(|i| match i % 2 {
         0 => [format!("field:{i}").into_bytes(), rng.bytes(16)],
         _ => [rng.bytes(12), i.to_string().into_bytes()],
     });
     add_chunked(conn, "HSET", "hash:large", large.collect());
-    run!(
-        conn,
-        "HSET",
-        "hash:long-value",
-        "short",
-        "v",
-        "long",
-        vec![b'h'; 200]
-    );
+    run!(conn, "HSET", "hash:long-value", "short", "v", "long", vec![b'h'; 200]);
 }
 
 fn fill_expiries(conn: &mut Connection) {
@@ -316,17 +204,7 @@ fn fill_expiries(conn: &mut Connection) {
     run!(conn, "HSET", "ttl:hash", "f", "v");
     run!(conn, "XADD", "ttl:stream", "1-1", "f", "v");
     let second = in_one_hour(0) / 1000 * 1000;
-    for (i, key) in [
-        "ttl:str",
-        "ttl:list",
-        "ttl:set",
-        "ttl:zset",
-        "ttl:hash",
-        "ttl:stream",
-    ]
-    .iter()
-    .enumerate()
-    {
+    for (i, key) in ["ttl:str", "ttl:list", "ttl:set", "ttl:zset", "ttl:hash", "ttl:stream"].iter().enumerate() {
         run!(conn, "PEXPIREAT", *key, second + 1000 * i as i64);
     }
     run!(conn, "PEXPIREAT", "ttl:ms", in_one_hour(123));

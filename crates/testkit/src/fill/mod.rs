@@ -59,17 +59,13 @@ impl Rng {
     /// `len` lowercase letters and digits.
     pub(crate) fn alnum(&mut self, len: usize) -> Vec<u8> {
         const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-        (0..len)
-            .map(|_| CHARS[self.below(CHARS.len() as u64) as usize])
-            .collect()
+        (0..len).map(|_| CHARS[self.below(CHARS.len() as u64) as usize]).collect()
     }
 }
 
 /// Now as Unix milliseconds.
 pub(crate) fn now_ms() -> i64 {
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970");
+    let since = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970");
     i64::try_from(since.as_millis()).expect("time fits i64")
 }
 

@@ -24,15 +24,7 @@ pub(super) fn fill_streams(conn: &mut Connection) {
     run!(conn, "XADD", "stream:emptied", "5-2", "f", "v");
     run!(conn, "XDEL", "stream:emptied", "5-1", "5-2");
     run!(conn, "XGROUP", "CREATE", "stream:emptied", "g", "0");
-    run!(
-        conn,
-        "XGROUP",
-        "CREATE",
-        "stream:mkstream",
-        "g",
-        "$",
-        "MKSTREAM"
-    );
+    run!(conn, "XGROUP", "CREATE", "stream:mkstream", "g", "$", "MKSTREAM");
     for i in 1..=300u64 {
         run!(conn, "XADD", "stream:trimmed", format!("{i}-0"), "n", i);
     }
@@ -50,10 +42,7 @@ fn fill_big_stream(conn: &mut Connection) {
         if i % 5 == 4 {
             cmd.arg("other").arg(format!("value {i}")).arg("n").arg(i);
         } else {
-            cmd.arg("f1")
-                .arg(i)
-                .arg("f2")
-                .arg(format!("payload-{}", i * 31));
+            cmd.arg("f1").arg(i).arg("f2").arg(format!("payload-{}", i * 31));
         }
         cmd.ignore();
     }
@@ -67,19 +56,7 @@ fn fill_big_groups(conn: &mut Connection) {
     let alice = read_group(conn, "g1", "alice", 100);
     let bob = read_group(conn, "g1", "bob", 50);
     run!(conn, "XACK", BIG, "g1", &alice[..40]);
-    run!(
-        conn,
-        "XCLAIM",
-        BIG,
-        "g1",
-        "alice",
-        0,
-        &bob[..5],
-        "TIME",
-        BASE_MS,
-        "RETRYCOUNT",
-        3
-    );
+    run!(conn, "XCLAIM", BIG, "g1", "alice", 0, &bob[..5], "TIME", BASE_MS, "RETRYCOUNT", 3);
     run!(conn, "XGROUP", "CREATECONSUMER", BIG, "g1", "carol");
     run!(conn, "XGROUP", "CREATE", BIG, "g2", big_id(1000));
     read_group(conn, "g2", "dave", 10);
@@ -87,24 +64,9 @@ fn fill_big_groups(conn: &mut Connection) {
 
 /// `XREADGROUP` of `count` new entries; returns the delivered IDs.
 fn read_group(conn: &mut Connection, group: &str, consumer: &str, count: usize) -> Vec<String> {
-    let reply = run!(
-        conn,
-        "XREADGROUP",
-        "GROUP",
-        group,
-        consumer,
-        "COUNT",
-        count,
-        "STREAMS",
-        BIG,
-        ">"
-    );
+    let reply = run!(conn, "XREADGROUP", "GROUP", group, consumer, "COUNT", count, "STREAMS", BIG, ">");
     let streams = into_array(reply);
-    let entries = streams
-        .into_iter()
-        .flat_map(|s| into_array(s).into_iter().nth(1));
+    let entries = streams.into_iter().flat_map(|s| into_array(s).into_iter().nth(1));
     let entries = entries.flat_map(into_array);
-    entries
-        .map(|e| into_text(into_array(e).into_iter().next().expect("entry id")))
-        .collect()
+    entries.map(|e| into_text(into_array(e).into_iter().next().expect("entry id"))).collect()
 }
