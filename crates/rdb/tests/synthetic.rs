@@ -14,7 +14,8 @@
 //! checked with Redis's own parser, `rdb-cli` of redis/librdb@35f0f1a: it verifies their
 //! CRCs and prints the same fields, values and `HPEXPIREAT` times.
 //!
-//! does not; they fail today on purpose.
+//! The stricter checks upstream makes (HASH_2 expiry below -1, field expiry above 2^48-1)
+//! are tested here too.
 
 mod synthetic {
     pub(crate) mod build;
