@@ -5,11 +5,14 @@
 //! cargo bench --bench parse                 # generate missing files, bench, peak RSS
 //! cargo bench --bench parse -- --generate   # only generate the missing files
 //! cargo bench --bench parse -- --rss FILE   # peak RSS of a streamed parse of FILE
+//! cargo bench --bench parse -- --parse FILE [whole|chunked] [N]   # N timed parses
 //! ```
 //!
 //! The files live in `bench-data/` at the workspace root (or `$REPLICANT_BENCH_DATA`)
 //! and are generated with a real `redis-server` when missing (see `parse/datagen.rs`).
-//! `REPLICANT_BENCH_SKIP_RSS=1` skips the peak-memory runs.
+//! `REPLICANT_BENCH_SKIP_RSS=1` skips the peak-memory runs. `REPLICANT_BENCH_CLOCK=cpu`
+//! measures the bench thread's CPU time (from `/proc/thread-self/schedstat`) instead of
+//! wall time, which is steadier on a machine busy with other work.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 #[path = "parse/datagen.rs"]
@@ -22,6 +25,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 
 use drive::{Sink, CHUNK};
@@ -44,13 +48,20 @@ fn main() {
         rss_child(Path::new(file));
         return;
     }
+    if let Some(i) = args.iter().position(|a| a == "--parse") {
+        let file = args.get(i + 1).expect("--parse FILE [whole|chunked] [N]");
+        let mode = args.get(i + 2).map_or("whole", String::as_str);
+        let n = args.get(i + 3).and_then(|n| n.parse().ok()).unwrap_or(1);
+        parse_n(Path::new(file), mode, n);
+        return;
+    }
     let dir = data_dir();
     if args.iter().any(|a| a == "--generate") {
         datagen::ensure_all(&dir);
         return;
     }
     if args.iter().any(|a| a == "--list") {
-        bench_throughput(&dir, &[]);
+        bench_throughput(&[]);
         return;
     }
     let missing =
@@ -70,40 +81,61 @@ fn main() {
             (stem.to_string(), data)
         })
         .collect();
-    bench_throughput(&dir, &files);
+    bench_throughput(&files);
     drop(files);
     if std::env::var_os("REPLICANT_BENCH_SKIP_RSS").is_none() && args.iter().any(|a| a == "--bench") {
         peak_memory(&dir);
     }
 }
 
-/// Prints what a file holds: keys per encoding with their share of the file.
+/// Prints what a file holds: keys per encoding with their share of the file, and how
+/// fast the parser got through each encoding (wall time of one whole-buffer parse, the
+/// best of `REPLICANT_BENCH_CENSUS_RUNS`, default 3).
 fn describe(stem: &str, data: &[u8]) {
-    let census = drive::census(data).unwrap_or_else(|e| panic!("{stem}: {e}"));
+    let runs = std::env::var("REPLICANT_BENCH_CENSUS_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
+    let census = (0..runs.max(1))
+        .map(|_| drive::census(data).unwrap_or_else(|e| panic!("{stem}: {e}")))
+        .min_by_key(|c| c.nanos)
+        .expect("one run");
     let total = data.len() as f64;
     println!(
-        "{stem}.rdb: {:.1} MB, {} keys ({} with TTL), string value bytes {:.1} MB",
+        "{stem}.rdb: {:.1} MB, {} keys ({} with TTL), string value bytes {:.1} MB, {:.0} MB/s overall",
         total / 1e6,
         census.keys,
         census.with_ttl,
-        census.string_bytes as f64 / 1e6
+        census.string_bytes as f64 / 1e6,
+        total / 1e3 / census.nanos as f64
     );
-    println!("  {:<16} {:>9} {:>11} {:>7} {:>12}", "encoding", "keys", "MB", "share", "elements");
-    for (enc, (keys, bytes, items)) in &census.by_encoding {
+    println!(
+        "  {:<16} {:>9} {:>9} {:>7} {:>10} {:>7} {:>9}",
+        "encoding", "keys", "MB", "bytes", "elements", "time", "MB/s"
+    );
+    for (enc, s) in &census.by_encoding {
         println!(
-            "  {enc:<16} {keys:>9} {:>11.1} {:>6.1}% {items:>12}",
-            *bytes as f64 / 1e6,
-            100.0 * *bytes as f64 / total
+            "  {:<16} {:>9} {:>9.1} {:>6.1}% {:>10} {:>6.1}% {:>9.0}",
+            format!("{enc:?}"),
+            s.keys,
+            s.bytes as f64 / 1e6,
+            100.0 * s.bytes as f64 / total,
+            s.elements,
+            100.0 * s.nanos as f64 / census.nanos as f64,
+            s.bytes as f64 / 1e3 / s.nanos.max(1) as f64
         );
     }
 }
 
-fn bench_throughput(_dir: &Path, files: &[(String, Vec<u8>)]) {
-    let mut c = Criterion::default()
+fn bench_throughput(files: &[(String, Vec<u8>)]) {
+    let c = Criterion::default()
         .sample_size(10)
         .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(4))
-        .configure_from_args();
+        .measurement_time(Duration::from_secs(4));
+    match std::env::var("REPLICANT_BENCH_CLOCK").as_deref() {
+        Ok("cpu") => run_benches(c.with_measurement(CpuTime).configure_from_args(), files),
+        _ => run_benches(c.configure_from_args(), files),
+    }
+}
+
+fn run_benches<M: Measurement>(mut c: Criterion<M>, files: &[(String, Vec<u8>)]) {
     for (stem, data) in files {
         let mut group = c.benchmark_group("parse");
         group.sampling_mode(SamplingMode::Flat);
@@ -127,6 +159,64 @@ fn bench_throughput(_dir: &Path, files: &[(String, Vec<u8>)]) {
         group.finish();
     }
     c.final_summary();
+}
+
+/// CPU time of the calling thread, in nanoseconds.
+struct CpuTime;
+
+static WALL: WallTime = WallTime;
+
+fn thread_cpu_ns() -> u64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    stat.split_whitespace().next().and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+impl Measurement for CpuTime {
+    type Intermediate = u64;
+    type Value = u64;
+
+    fn start(&self) -> u64 {
+        thread_cpu_ns()
+    }
+    fn end(&self, start: u64) -> u64 {
+        thread_cpu_ns().saturating_sub(start)
+    }
+    fn add(&self, a: &u64, b: &u64) -> u64 {
+        a + b
+    }
+    fn zero(&self) -> u64 {
+        0
+    }
+    fn to_f64(&self, v: &u64) -> f64 {
+        *v as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        WALL.formatter()
+    }
+}
+
+/// Parses `file` `n` times (for profilers) and prints the throughput of each run.
+fn parse_n(file: &Path, mode: &str, n: usize) {
+    let data = std::fs::read(file).unwrap_or_else(|e| panic!("read {}: {e}", file.display()));
+    for _ in 0..n {
+        let mut sink = Sink::default();
+        let (t, cpu) = (Instant::now(), thread_cpu_ns());
+        match mode {
+            "chunked" => drive::chunked(&data[..], &mut sink).map(|_| ()),
+            _ => drive::whole(&data, &mut sink),
+        }
+        .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let secs = t.elapsed().as_secs_f64();
+        let cpu_secs = thread_cpu_ns().saturating_sub(cpu) as f64 / 1e9;
+        let mb = data.len() as f64 / 1e6;
+        println!(
+            "{mode}: {mb:.1} MB in {secs:.3} s wall = {:.0} MB/s, {cpu_secs:.3} s CPU = {:.0} MB/s ({} keys, {} events)",
+            mb / secs,
+            mb / cpu_secs,
+            sink.keys,
+            sink.events
+        );
+    }
 }
 
 /// Runs `--rss` in a fresh process for each file and prints a table.

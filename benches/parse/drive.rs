@@ -1,9 +1,10 @@
 //! Two ways to drive the parser over a whole RDB, and a sink that touches every event.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::io::Read;
+use std::time::Instant;
 
-use replicant_rdb::{Checksum, Event, Parser, Status, Value};
+use replicant_rdb::{Checksum, Encoding, Event, Parser, Status, Value};
 
 /// Size of one read, as a socket driver would do it.
 pub(crate) const CHUNK: usize = 64 << 10;
@@ -156,50 +157,54 @@ pub(crate) fn chunked(mut src: impl Read, sink: &mut Sink) -> Result<usize, Stri
     }
 }
 
-/// Per-encoding key counts, bytes and items of one file (bytes counted from a key's
-/// type byte to the next key's or the end).
+/// Per-encoding totals of one file.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct Share {
+    pub(crate) keys: u64,
+    /// From the key's type byte to the next key's (or the end).
+    pub(crate) bytes: u64,
+    pub(crate) elements: u64,
+    /// Wall time from the previous key's end to this key's end: all the parser's work for
+    /// this key, in a whole-buffer parse.
+    pub(crate) nanos: u64,
+}
+
+/// What a file holds, by encoding.
 #[derive(Default)]
 pub(crate) struct Census {
-    pub(crate) by_encoding: BTreeMap<String, (u64, u64, u64)>,
+    pub(crate) by_encoding: Vec<(Encoding, Share)>,
     pub(crate) with_ttl: u64,
     pub(crate) keys: u64,
     pub(crate) string_bytes: u64,
+    pub(crate) nanos: u64,
 }
 
+/// Parses `data` whole, attributing bytes and time to each key's encoding.
 pub(crate) fn census(data: &[u8]) -> Result<Census, String> {
     let mut parser = Parser::default();
     let mut census = Census::default();
+    let mut shares: HashMap<Encoding, Share> = HashMap::new();
     let mut off = 0usize;
-    let mut current: Option<(String, u64)> = None;
-    let mut items = 0u64;
+    let mut current: Option<(Encoding, u64)> = None;
+    let mut elements = 0u64;
+    let started = Instant::now();
+    let mut last_end = started;
     loop {
         let input = data.get(off..).unwrap_or_default();
         match parser.parse(input).map_err(|e| e.to_string())? {
             Status::Event { event, consumed } => {
                 let at = off as u64;
                 off += consumed;
-                let boundary = match &event {
-                    Event::Key(k) => Some(k.offset),
-                    Event::End(_) | Event::EmptyKeySkipped { .. } => Some(at),
-                    _ => None,
-                };
-                if let Some(at) = boundary {
-                    if let Some((enc, start)) = current.take() {
-                        let e = census.by_encoding.entry(enc).or_default();
-                        e.0 += 1;
-                        e.1 += at.saturating_sub(start);
-                        e.2 += items;
-                    }
-                    items = 0;
-                }
                 match event {
                     Event::Key(k) => {
+                        if let Some((enc, start)) = current.replace((k.encoding, k.offset)) {
+                            shares.entry(enc).or_default().bytes += k.offset.saturating_sub(start);
+                        }
                         census.keys += 1;
                         census.with_ttl += u64::from(k.expire_ms.is_some());
-                        current = Some((format!("{:?}", k.encoding), k.offset));
                     }
                     Event::Value(v) => {
-                        items += match v {
+                        elements += match v {
                             Value::String(s) => {
                                 census.string_bytes += s.len() as u64;
                                 0
@@ -211,7 +216,25 @@ pub(crate) fn census(data: &[u8]) -> Result<Census, String> {
                             _ => 0,
                         }
                     }
-                    Event::End(_) => return Ok(census),
+                    Event::KeyEnd => {
+                        let now = Instant::now();
+                        if let Some((enc, _)) = current {
+                            let share = shares.entry(enc).or_default();
+                            share.keys += 1;
+                            share.elements += std::mem::take(&mut elements);
+                            share.nanos += (now - last_end).as_nanos() as u64;
+                        }
+                        last_end = now;
+                    }
+                    Event::End(_) => {
+                        if let Some((enc, start)) = current.take() {
+                            shares.entry(enc).or_default().bytes += at.saturating_sub(start);
+                        }
+                        census.nanos = started.elapsed().as_nanos() as u64;
+                        census.by_encoding = shares.into_iter().collect();
+                        census.by_encoding.sort_by_key(|(e, _)| format!("{e:?}"));
+                        return Ok(census);
+                    }
                     _ => {}
                 }
             }

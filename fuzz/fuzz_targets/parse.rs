@@ -7,11 +7,7 @@ use libfuzzer_sys::fuzz_target;
 use replicant_rdb::{Error, Event, Parser, ParserConfig, Status};
 
 fn config() -> ParserConfig {
-    ParserConfig::default()
-        .batch_items(3)
-        .batch_bytes(64)
-        .raw_value_max(32)
-        .max_buffered(64 << 10)
+    ParserConfig::default().batch_items(3).batch_bytes(64).raw_value_max(32).max_buffered(64 << 10)
 }
 
 /// Every event rendered with `{:?}`, then how the run ended.

@@ -79,15 +79,21 @@ pub(crate) fn parse_input(
     }
 }
 
-/// Reads until `buf` holds at least `needed` bytes or the input ends; `true` at the end.
+/// Reads until `buf` holds at least `needed` bytes (and at least one read step more than
+/// now) or the input ends; `true` at the end.
 fn fill(reader: &mut dyn Read, buf: &mut Vec<u8>, needed: usize) -> std::io::Result<bool> {
     let target = needed.max(buf.len() + READ_STEP);
-    while buf.len() < needed.max(buf.len() + 1) {
+    while buf.len() < target {
         let old = buf.len();
         buf.resize(target, 0);
-        let n = match reader.read(buf.get_mut(old..).unwrap_or_default()) {
+        let n = loop {
+            match reader.read(buf.get_mut(old..).unwrap_or_default()) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                other => break other,
+            }
+        };
+        let n = match n {
             Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => 0,
             Err(e) => {
                 buf.truncate(old);
                 return Err(e);

@@ -18,6 +18,7 @@
 
 #![deny(missing_docs)]
 
+mod checksum;
 mod config;
 mod error;
 mod event;
@@ -29,14 +30,10 @@ mod reader;
 mod slot;
 mod value;
 
+pub use checksum::crc64;
 pub use config::ParserConfig;
 pub use error::Error;
 pub use event::{Checksum, Event, Key, ModuleId, RawValue, StreamConsumer, StreamGroup, StreamIdmp, StreamMeta, Value};
 pub use format::{Encoding, Flavor, Format, Kind};
 pub use parser::{Parser, Status};
 pub use slot::{Fields, Ids, Members, PendingEntries, Ranges, Scored, StreamEntries, StreamEntry, StreamId};
-
-/// The CRC-64 variant Redis uses (Jones polynomial, reflected, init 0): "CRC-64/REDIS".
-pub fn crc64(bytes: &[u8]) -> u64 {
-    crc::Crc::<u64, crc::Table<16>>::new(&crc::CRC_64_REDIS).checksum(bytes)
-}

@@ -5,6 +5,7 @@
 
 use std::collections::VecDeque;
 
+use crate::checksum::Crc64;
 use crate::config::ParserConfig;
 use crate::event::{Checksum, Event, Key, ModuleId, RawValue, StreamConsumer, StreamGroup, Value};
 use crate::format::{Encoding, Format, Kind, Opcode};
@@ -15,8 +16,6 @@ use crate::Error;
 
 /// Bytes released to the caller at a time (except at the end of the stream).
 const RELEASE_STEP: u64 = 64 << 10;
-
-static CRC64: crc::Crc<u64, crc::Table<16>> = crc::Crc::<u64, crc::Table<16>>::new(&crc::CRC_64_REDIS);
 
 /// What one call to [`Parser::parse`] produced.
 #[derive(Debug)]
@@ -72,7 +71,7 @@ pub struct Parser {
     consumed: u64,
     /// Absolute offset where the next unit starts.
     scan: u64,
-    crc: crc::Digest<'static, u64, crc::Table<16>>,
+    crc: Crc64,
     db: u64,
     prefix: Prefix,
     key: Option<KeyCtx>,
@@ -176,7 +175,7 @@ impl Parser {
             format: None,
             consumed: 0,
             scan: 0,
-            crc: CRC64.digest(),
+            crc: Crc64::new(),
             db: 0,
             prefix: Prefix::default(),
             key: None,
@@ -395,6 +394,9 @@ impl Parser {
             Opcode::Value(enc) => {
                 let key = cur.string(&mut self.scratch, limit)?;
                 self.start_key(key, enc, byte, at, cur.offset());
+                if enc == Encoding::String {
+                    self.small_string(cur);
+                }
                 None
             }
         };
@@ -423,16 +425,44 @@ impl Parser {
         self.top = Top::Value;
     }
 
+    /// Fast path for the commonest value, a plain string of at most one piece that is
+    /// already in the input: read with its key, yielding exactly the events the general
+    /// path would. Anything else is left to the string decoder.
+    fn small_string(&mut self, cur: &mut Cursor<'_>) {
+        let mark = cur.pos();
+        let piece = match cur.len_or_special() {
+            Ok(crate::reader::Len::Plain(n)) if n <= self.cfg.batch_bytes as u64 => n as usize,
+            _ => {
+                cur.set_pos(mark);
+                return;
+            }
+        };
+        let start = cur.offset();
+        if cur.take(piece).is_err() {
+            cur.set_pos(mark);
+            return;
+        }
+        let end = cur.offset();
+        let slot = self.slots.len();
+        self.slots.push(Slot::Input { start, len: piece });
+        self.queue.push_back(Out::Chunk { kind: ItemKind::StringPiece, start: slot, end: slot + 1 });
+        self.queue.push_back(Out::KeyEnd(end));
+        if let Some(key) = self.key.as_mut() {
+            key.done = true;
+            key.value_end = end;
+            key.items = 1;
+            key.raw_ok = key.raw_ok && end - key.value_start <= key.raw_limit;
+        }
+    }
+
     /// The EOF opcode and, from RDB 5, the CRC-64 of everything before it.
     fn trailer(&mut self, cur: &mut Cursor<'_>, input: &[u8], format: Format, eof_at: u64) -> Res<Ready> {
         let checksum = if format.has_checksum() {
             let stored = cur.u64_le()?;
-            let from = usize::try_from(self.scan - self.consumed).unwrap_or(0);
             let upto = usize::try_from(eof_at + 1 - self.consumed).unwrap_or(0);
-            let _ = from;
             let mut digest = self.crc.clone();
             digest.update(input.get(..upto).unwrap_or_default());
-            let actual = digest.finalize();
+            let actual = digest.value();
             match stored {
                 0 => Checksum::Disabled,
                 s if s == actual => Checksum::Verified(s),

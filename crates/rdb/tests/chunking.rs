@@ -109,6 +109,9 @@ fn small_values_come_out_raw_and_exact() {
             assert_eq!(*type_byte, fx.data[key.offset as usize], "{name}");
             assert_eq!(u32::from(*raw_version), version, "{name}");
             assert!(raw.len() < 512 << 10);
+            // They are the bytes just before the key's end.
+            let end = key.end as usize;
+            assert_eq!(&fx.data[end - raw.len()..end], raw.as_slice(), "{name}");
 
             // The raw bytes are exactly the value: alone in an RDB, they decode the same.
             let alone = single_key_rdb(&dump, &key.key, *type_byte, raw);

@@ -385,7 +385,7 @@ fn mutate(rng: &mut StdRng, data: &mut Vec<u8>, donors: &[Vec<u8>]) {
 fn mutation_loop_never_panics() {
     let corpus: Vec<Vec<u8>> = small_fixtures(2048).into_iter().map(|f| f.data).collect();
     assert!(corpus.len() > 50);
-    let mut rng = StdRng::seed_from_u64(0x5eed_0f_2db);
+    let mut rng = StdRng::seed_from_u64(0x5eed_f00d);
     let mut outcomes = [0usize; 2];
     for i in 0..20_000u64 {
         let source = &corpus[rng.random_range(0..corpus.len())];

@@ -20,7 +20,7 @@ fn load(name: &str) -> (Vec<u8>, Dump) {
     (data, dump)
 }
 
-fn sorted<'a>(mut v: Vec<&'a [u8]>) -> Vec<&'a [u8]> {
+fn sorted(mut v: Vec<&[u8]>) -> Vec<&[u8]> {
     v.sort();
     v
 }
@@ -229,6 +229,7 @@ fn sorted_set_scores() {
 /// A version-8 file whose every length uses the 9-byte `0x81` form, and a ZSET_2 of
 /// 1000 members with binary scores: 999 × 1.618 and `finalfield` at 2.718.
 #[test]
+#[allow(clippy::approx_constant)] // 2.718 is the score the file stores, not e.
 fn rdb_version_8_with_64b_lengths_and_scores() {
     let (_, d) = load("redis-rdb-tools-dumps/rdb_version_8_with_64b_length_and_scores.rdb");
     assert_eq!(d.format.unwrap().version, 8);
@@ -426,6 +427,8 @@ fn module_values() {
     let k = d.key("foo");
     let Some((7, raw, 8)) = &k.raw else { panic!("{:?}", k.raw) };
     assert_eq!(raw.len(), 44);
+    // Type byte at 190, "03 foo", 44 bytes of value, then EOF at 239.
+    assert_eq!((k.offset, k.end, data[239]), (190, 239, 0xff));
     assert!(matches!(k.value, support::model::Val::Module(m) if m.to_string() == "ReJSON-RL/0"));
     assert_eq!(d.key("simplekey").string(), b"someval");
     assert_eq!(d.checksum, Some(Checksum::Disabled));

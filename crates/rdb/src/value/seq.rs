@@ -40,7 +40,11 @@ impl StringState {
         cx.cur.take(take)?;
         cx.slots.push(Slot::Input { start, len: take });
         self.left = Some(left - take as u64);
-        Ok(if self.left == Some(0) { Step::Last(ItemKind::StringPiece, 1) } else { Step::Items(ItemKind::StringPiece, 1) })
+        Ok(if self.left == Some(0) {
+            Step::Last(ItemKind::StringPiece, 1)
+        } else {
+            Step::Items(ItemKind::StringPiece, 1)
+        })
     }
 }
 

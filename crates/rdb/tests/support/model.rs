@@ -57,6 +57,8 @@ pub(crate) struct Entry {
     /// Type byte, encoded value and RDB version, when handed out raw.
     pub(crate) raw: Option<(u8, Vec<u8>, u16)>,
     pub(crate) offset: u64,
+    /// Offset just past the value, from `KeyEnd`.
+    pub(crate) end: u64,
     pub(crate) value: Val,
 }
 
@@ -74,10 +76,13 @@ pub(crate) enum Val {
     Module(ModuleId),
 }
 
+/// One stream entry: its ID and field/value pairs.
+pub(crate) type StreamEntry = (StreamId, Vec<(Vec<u8>, Vec<u8>)>);
+
 /// A whole stream value.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub(crate) struct Stream {
-    pub(crate) entries: Vec<(StreamId, Vec<(Vec<u8>, Vec<u8>)>)>,
+    pub(crate) entries: Vec<StreamEntry>,
     pub(crate) meta: Option<StreamMeta>,
     pub(crate) groups: Vec<Group>,
     pub(crate) idmp: Option<StreamIdmp>,
@@ -117,6 +122,10 @@ pub(crate) fn decode_with(
     let mut open: Option<Entry> = None;
     dump.end = drive(data, cfg, next_chunk, |event| fold(&mut dump, &mut open, event))?;
     assert!(open.is_none(), "a key was left open at the end");
+    for pair in dump.keys.windows(2) {
+        assert!(pair[1].offset >= pair[0].end, "keys overlap: {:?} and {:?}", pair[0].key, pair[1].key);
+    }
+    assert!(dump.keys.last().is_none_or(|k| k.end < dump.end), "a key ends after the RDB");
     Ok(dump)
 }
 
@@ -141,6 +150,7 @@ fn fold(dump: &mut Dump, open: &mut Option<Entry>, event: &Event<'_>) {
                 meta_classes: k.meta_classes,
                 raw: k.raw.map(|r| (r.type_byte, r.value.to_vec(), r.version)),
                 offset: k.offset,
+                end: 0,
                 value: Val::Pending,
             });
         }
@@ -148,8 +158,10 @@ fn fold(dump: &mut Dump, open: &mut Option<Entry>, event: &Event<'_>) {
             let entry = open.as_mut().expect("Value outside a key");
             add_value(&mut entry.value, v);
         }
-        Event::KeyEnd { .. } => {
-            let entry = open.take().expect("KeyEnd outside a key");
+        Event::KeyEnd { offset } => {
+            let mut entry = open.take().expect("KeyEnd outside a key");
+            assert!(offset > entry.offset, "KeyEnd at {offset} for a key at {}", entry.offset);
+            entry.end = offset;
             dump.keys.push(entry);
         }
         Event::EmptyKeySkipped { db, key, encoding, offset } => {
