@@ -104,7 +104,7 @@ fn describe(stem: &str, data: &[u8]) {
         census.keys,
         census.with_ttl,
         census.string_bytes as f64 / 1e6,
-        total / 1e3 / census.nanos as f64
+        total * 1e3 / census.nanos as f64
     );
     println!(
         "  {:<16} {:>9} {:>9} {:>7} {:>10} {:>7} {:>9}",
@@ -119,7 +119,7 @@ fn describe(stem: &str, data: &[u8]) {
             100.0 * s.bytes as f64 / total,
             s.elements,
             100.0 * s.nanos as f64 / census.nanos as f64,
-            s.bytes as f64 / 1e3 / s.nanos.max(1) as f64
+            s.bytes as f64 * 1e3 / s.nanos.max(1) as f64
         );
     }
 }
