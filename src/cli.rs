@@ -43,6 +43,9 @@ pub(crate) struct ParserArgs {
     /// Elements per batch (and so per command) for big collections.
     #[arg(long, default_value_t = 512)]
     pub(crate) batch_items: usize,
+    /// Bytes per batch; strings bigger than this come out (and are written) in pieces.
+    #[arg(long, default_value_t = 1 << 20)]
+    pub(crate) batch_bytes: usize,
     /// Values whose encoded size is at most this many bytes may be sent as RESTORE
     /// payloads.
     #[arg(long, default_value_t = 512 << 10)]

@@ -28,6 +28,7 @@ impl ParserArgs {
     pub(crate) fn config(&self) -> ParserConfig {
         ParserConfig::default()
             .batch_items(self.batch_items)
+            .batch_bytes(self.batch_bytes)
             .raw_value_max(self.raw_value_max)
             .max_buffered(self.max_buffered)
     }

@@ -1,0 +1,145 @@
+//! The converter on small hand-built RDB streams: which commands each key becomes.
+
+use replicant_convert::{Commands, ConvertConfig, Converter, Mode, TargetProfile};
+use replicant_rdb::{Event, Parser, Status};
+
+/// An RDB 9 stream with a disabled checksum, around the given body.
+fn rdb(body: &[u8]) -> Vec<u8> {
+    let mut v = b"REDIS0009".to_vec();
+    v.extend_from_slice(body);
+    v.push(0xff);
+    v.extend_from_slice(&[0; 8]);
+    v
+}
+
+fn string_key(key: &str, value: &str, expire_ms: Option<i64>) -> Vec<u8> {
+    let mut v = Vec::new();
+    if let Some(ms) = expire_ms {
+        v.push(0xfc);
+        v.extend_from_slice(&ms.to_le_bytes());
+    }
+    v.push(0x00);
+    v.push(key.len() as u8);
+    v.extend_from_slice(key.as_bytes());
+    v.push(value.len() as u8);
+    v.extend_from_slice(value.as_bytes());
+    v
+}
+
+/// Runs the converter over a stream and returns the commands as readable lines.
+fn convert(data: &[u8], cfg: ConvertConfig) -> Vec<String> {
+    let mut parser = Parser::default();
+    let mut conv = Converter::new(cfg);
+    let mut out = Commands::new();
+    let mut input = data;
+    loop {
+        let Status::Event { event, consumed } = parser.parse(input).unwrap() else { panic!("whole input given") };
+        conv.event(&event, &mut out).unwrap();
+        let end = matches!(event, Event::End(_));
+        input = &input[consumed..];
+        if end {
+            break;
+        }
+    }
+    render(out.bytes())
+}
+
+/// Turns RESP arrays of bulk strings into space-separated lines.
+fn render(mut resp: &[u8]) -> Vec<String> {
+    let mut lines = Vec::new();
+    let line = |r: &mut &[u8]| {
+        let end = r.windows(2).position(|w| w == b"\r\n").unwrap();
+        let l = String::from_utf8_lossy(&r[..end]).into_owned();
+        *r = &r[end + 2..];
+        l
+    };
+    while !resp.is_empty() {
+        let n: usize = line(&mut resp)[1..].parse().unwrap();
+        let mut args = Vec::new();
+        for _ in 0..n {
+            let len: usize = line(&mut resp)[1..].parse().unwrap();
+            let arg = &resp[..len];
+            args.push(if arg.iter().all(|b| b.is_ascii_graphic()) {
+                String::from_utf8_lossy(arg).into_owned()
+            } else {
+                format!("<{len} bytes>")
+            });
+            resp = &resp[len + 2..];
+        }
+        lines.push(args.join(" "));
+    }
+    lines
+}
+
+#[test]
+fn commands_mode_writes_set_then_absolute_expiry() {
+    let data = rdb(&[&[0xfe, 0x00][..], &string_key("k", "v", Some(1_900_000_000_000))].concat());
+    let cmds = convert(&data, ConvertConfig::default().mode(Mode::Commands));
+    assert_eq!(cmds, ["SELECT 0", "SET k v", "PEXPIREAT k 1900000000000"]);
+}
+
+#[test]
+fn restore_mode_writes_one_payload_with_absolute_ttl() {
+    let data = rdb(&[&[0xfe, 0x00][..], &string_key("k", "v", Some(1_900_000_000_000))].concat());
+    let cmds = convert(&data, ConvertConfig::default().mode(Mode::Restore));
+    assert_eq!(cmds, ["SELECT 0", "RESTORE k 1900000000000 <13 bytes> REPLACE ABSTTL"]);
+}
+
+#[test]
+fn expired_keys_are_skipped_and_counted() {
+    let body = [&[0xfe, 0x00][..], &string_key("old", "v", Some(1_000)), &string_key("new", "v", None)].concat();
+    let mut parser = Parser::default();
+    let mut conv = Converter::new(ConvertConfig::default().mode(Mode::Commands).now_ms(Some(2_000)));
+    let mut out = Commands::new();
+    let data = rdb(&body);
+    let mut input = &data[..];
+    while let Status::Event { event, consumed } = parser.parse(input).unwrap() {
+        conv.event(&event, &mut out).unwrap();
+        let end = matches!(event, Event::End(_));
+        input = &input[consumed..];
+        if end {
+            break;
+        }
+    }
+    assert_eq!(render(out.bytes()), ["SELECT 0", "SET new v"]);
+    assert_eq!(conv.stats().expired_skipped, 1);
+}
+
+#[test]
+fn databases_are_selected_once_each_or_remapped() {
+    let body = [
+        &[0xfe, 0x00][..],
+        &string_key("a", "1", None),
+        &string_key("b", "2", None),
+        &[0xfe, 0x03],
+        &string_key("c", "3", None),
+    ]
+    .concat();
+    let cmds = convert(&rdb(&body), ConvertConfig::default().mode(Mode::Commands));
+    assert_eq!(cmds, ["SELECT 0", "SET a 1", "SET b 2", "SELECT 3", "SET c 3"]);
+    let cmds = convert(&rdb(&body), ConvertConfig::default().mode(Mode::Commands).db(Some(7)));
+    assert_eq!(cmds, ["SELECT 7", "SET a 1", "SET b 2", "SET c 3"]);
+}
+
+#[test]
+fn auto_mode_falls_back_to_commands_for_an_older_target() {
+    // An RDB 9 payload cannot be loaded by Redis 4.0 (RDB 8).
+    let data = rdb(&[&[0xfe, 0x00][..], &string_key("k", "v", None)].concat());
+    let cmds = convert(&data, ConvertConfig::default().target(TargetProfile::redis(4, 0)));
+    assert_eq!(cmds, ["SELECT 0", "SET k v"]);
+    let cmds = convert(&data, ConvertConfig::default().target(TargetProfile::redis(7, 0)));
+    assert_eq!(cmds[1].split(' ').next(), Some("RESTORE"));
+}
+
+#[test]
+fn sets_and_sorted_sets_become_batched_commands() {
+    // type 2 set of 2 members, type 3 zset with text scores incl. -inf.
+    let body = [
+        &[0xfe, 0x00][..],
+        &[0x02, 0x01, b's', 0x02, 0x01, b'a', 0x01, b'b'],
+        &[0x03, 0x01, b'z', 0x02, 0x01, b'x', 0x03, b'1', b'.', b'5', 0x01, b'y', 0xff],
+    ]
+    .concat();
+    let cmds = convert(&rdb(&body), ConvertConfig::default().mode(Mode::Commands));
+    assert_eq!(cmds, ["SELECT 0", "DEL s", "SADD s a b", "DEL z", "ZADD z 1.5 x -inf y"]);
+}
