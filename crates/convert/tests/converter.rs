@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 //! The converter on small hand-built RDB streams: which commands each key becomes.
 
 use replicant_convert::{Commands, ConvertConfig, Converter, Mode, TargetProfile};
