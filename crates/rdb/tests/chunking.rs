@@ -211,12 +211,15 @@ fn big_values_decode_the_same_in_chunks() {
 
 /// An empty collection is skipped (as Redis skips it on load) whatever `raw_value_max`.
 ///
-/// Repro: `REDIS0010 fe 00 02 03 "set" 00 ff <crc>` (an empty plain set). With the default
-/// config the parser reports `EmptyKeySkipped`; with `raw_value_max(0)` it reports
-/// `Key { key: "set", .. }` then `KeyEnd` with no value at all, because the key is handed
-/// out before its value is read whenever the value cannot be raw. The same happens for any
-/// empty value whose encoding is longer than `raw_value_max` (e.g. an 11-byte empty
-/// ziplist with `raw_value_max(8)`).
+/// Repro (an empty plain set, type 2):
+/// `52 45 44 49 53 30 30 31 30 fe 00 02 03 73 65 74 00 ff 59 fc 77 97 5d 0a 70 66`
+/// (`REDIS0010 fe 00 02 03 "set" 00 ff <crc>`). With the default config the events are
+/// `Header, SelectDb, EmptyKeySkipped { key: "set", encoding: Set, offset: 11 }, End`; with
+/// `raw_value_max(0)` they are `Header, SelectDb, Key { key: "set", raw: None, .. },
+/// KeyEnd { offset: 17 }, End`: a key with no value at all. The key is handed out before
+/// its value is read whenever the value cannot be raw, so the same happens for any empty
+/// value longer than `raw_value_max`, e.g. an empty 11-byte ziplist (type 10) with
+/// `raw_value_max(8)`.
 #[test]
 #[ignore = "parser bug: EmptyKeySkipped depends on raw_value_max (Key + KeyEnd with no value instead)"]
 fn empty_collections_are_skipped_whatever_raw_value_max() {

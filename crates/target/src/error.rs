@@ -13,7 +13,7 @@ pub enum TargetError {
         why: String,
     },
     /// The connection could not be made or broke.
-    #[error("target {addr}: {source}")]
+    #[error("target {addr}: connection failed")]
     Io {
         /// The target's address.
         addr: String,
