@@ -161,7 +161,7 @@ pub(crate) fn chunked(mut src: impl Read, sink: &mut Sink) -> Result<usize, Stri
 #[derive(Default, Clone, Copy)]
 pub(crate) struct Share {
     pub(crate) keys: u64,
-    /// From the key's type byte to the next key's (or the end).
+    /// From the key's type byte to the end of its value.
     pub(crate) bytes: u64,
     pub(crate) elements: u64,
     /// Wall time from the previous key's end to this key's end: all the parser's work for
@@ -193,13 +193,10 @@ pub(crate) fn census(data: &[u8]) -> Result<Census, String> {
         let input = data.get(off..).unwrap_or_default();
         match parser.parse(input).map_err(|e| e.to_string())? {
             Status::Event { event, consumed } => {
-                let at = off as u64;
                 off += consumed;
                 match event {
                     Event::Key(k) => {
-                        if let Some((enc, start)) = current.replace((k.encoding, k.offset)) {
-                            shares.entry(enc).or_default().bytes += k.offset.saturating_sub(start);
-                        }
+                        current = Some((k.encoding, k.offset));
                         census.keys += 1;
                         census.with_ttl += u64::from(k.expire_ms.is_some());
                     }
@@ -216,20 +213,18 @@ pub(crate) fn census(data: &[u8]) -> Result<Census, String> {
                             _ => 0,
                         }
                     }
-                    Event::KeyEnd => {
+                    Event::KeyEnd { offset } => {
                         let now = Instant::now();
-                        if let Some((enc, _)) = current {
+                        if let Some((enc, start)) = current.take() {
                             let share = shares.entry(enc).or_default();
                             share.keys += 1;
+                            share.bytes += offset.saturating_sub(start);
                             share.elements += std::mem::take(&mut elements);
                             share.nanos += (now - last_end).as_nanos() as u64;
                         }
                         last_end = now;
                     }
                     Event::End(_) => {
-                        if let Some((enc, start)) = current.take() {
-                            shares.entry(enc).or_default().bytes += at.saturating_sub(start);
-                        }
                         census.nanos = started.elapsed().as_nanos() as u64;
                         census.by_encoding = shares.into_iter().collect();
                         census.by_encoding.sort_by_key(|(e, _)| format!("{e:?}"));

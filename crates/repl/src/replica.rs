@@ -1,0 +1,567 @@
+//! The replica state machine: handshake (`PING`, `AUTH`, `REPLCONF`, `PSYNC` or `SYNC`),
+//! the full-sync payload's framing (`$<len>` or `$EOF:<mark>`, with keepalive newlines),
+//! then the command stream with exact offsets and `REPLCONF ACK`. It owns no socket and
+//! reads no clock: the driver feeds it bytes and times, and sends what it asks to send.
+//!
+//! Follows the replica side of Redis's `replication.c` (`syncWithMaster`,
+//! `slaveTryPartialResynchronization`, `readSyncBulkPayload`, `replicationSendAck`).
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use crate::command::{self, Command, Parsed};
+use crate::{ReplError, ReplId, ReplicaConfig};
+
+/// What the front of the input turned out to be.
+#[derive(Debug)]
+pub enum Input<'a> {
+    /// Nothing complete: read more from the master (the input must grow).
+    NeedMore,
+    /// This many bytes were handled (handshake replies, keepalives, the end mark).
+    Consumed(usize),
+    /// An event; drop `consumed` bytes after handling it.
+    Event {
+        /// What happened.
+        event: Event<'a>,
+        /// Bytes done with.
+        consumed: usize,
+    },
+    /// Up to `len` bytes at the front of the input are RDB payload: give them to the RDB
+    /// parser, then report with [`Replica::rdb_consumed`] and, at its end,
+    /// [`Replica::rdb_done`].
+    Rdb {
+        /// Bytes of payload available at the front of the input.
+        len: usize,
+    },
+}
+
+/// Something the driver must act on.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Event<'a> {
+    /// The master will send a full snapshot. `replid` is `None` after a `SYNC` fallback.
+    FullResync {
+        /// The master's replication ID.
+        replid: Option<ReplId>,
+        /// The offset the stream will continue from.
+        offset: u64,
+        /// Whether a partial resync had been asked for (and refused).
+        partial_requested: bool,
+    },
+    /// The snapshot's framing is known: `size` for a disk-based sync, `None` diskless.
+    RdbStart {
+        /// Payload length, when announced.
+        size: Option<u64>,
+    },
+    /// The master accepted a partial resync: the stream continues at `offset`.
+    Continue {
+        /// The master's replication ID (new after a failover).
+        replid: ReplId,
+        /// Offset of the last byte already received.
+        offset: u64,
+        /// Whether the master announced a different replication ID.
+        replid_changed: bool,
+    },
+    /// A command of the live stream.
+    Command(Command<'a>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Ping,
+    Auth,
+    Port,
+    Capa,
+    Psync,
+}
+
+impl Step {
+    fn name(self) -> &'static str {
+        match self {
+            Step::Ping => "PING",
+            Step::Auth => "AUTH",
+            Step::Port => "REPLCONF listening-port",
+            Step::Capa => "REPLCONF capa",
+            Step::Psync => "PSYNC",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Idle,
+    Reply(Step),
+    Preamble,
+    RdbLen { left: u64 },
+    RdbMark { mark: [u8; 40] },
+    Mark { mark: [u8; 40] },
+    Skip { left: u64 },
+    Stream,
+    Failed,
+}
+
+/// Coarse state, for status reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Not connected yet, or the handshake is under way.
+    Handshake,
+    /// Receiving the snapshot.
+    FullSync,
+    /// Following the command stream.
+    Streaming,
+    /// The link failed.
+    Failed,
+}
+
+const MAX_LINE: usize = 4096;
+const MARK_LEN: usize = 40;
+
+/// The replica side of one replication link.
+pub struct Replica {
+    cfg: ReplicaConfig,
+    phase: Phase,
+    out: VecDeque<Vec<u8>>,
+    replid: Option<ReplId>,
+    /// Offset of the last stream byte processed.
+    offset: u64,
+    /// Offset the driver says is safely applied; reported in ACKs when set.
+    committed: Option<u64>,
+    db: u64,
+    partial_requested: bool,
+    last_input: Option<Instant>,
+    next_ack: Option<Instant>,
+    args: Vec<(usize, usize)>,
+    /// Bytes of this connection handled so far, for error messages.
+    read: u64,
+}
+
+impl Replica {
+    /// A replica that will introduce itself with these settings.
+    pub fn new(cfg: ReplicaConfig) -> Self {
+        let (replid, offset) = match cfg.resume {
+            Some((id, off)) => (Some(id), off),
+            None => (None, 0),
+        };
+        Replica {
+            cfg,
+            phase: Phase::Idle,
+            out: VecDeque::new(),
+            replid,
+            offset,
+            committed: None,
+            db: 0,
+            partial_requested: false,
+            last_input: None,
+            next_ack: None,
+            args: Vec::new(),
+            read: 0,
+        }
+    }
+
+    /// The connection is up: starts the handshake.
+    pub fn handle_connected(&mut self, now: Instant) {
+        self.last_input = Some(now);
+        self.read = 0;
+        self.send(&[b"PING"]);
+        self.phase = Phase::Reply(Step::Ping);
+    }
+
+    /// Bytes arrived from the master (for the silence timeout).
+    pub fn handle_received(&mut self, now: Instant) {
+        self.last_input = Some(now);
+    }
+
+    /// Time passed: sends a periodic ACK when due; fails after too long a silence.
+    pub fn handle_timeout(&mut self, now: Instant) -> Result<(), ReplError> {
+        if let Some(last) = self.last_input {
+            let silent = now.saturating_duration_since(last);
+            if silent >= self.cfg.timeout && self.phase != Phase::Idle {
+                self.phase = Phase::Failed;
+                return Err(ReplError::Timeout { secs: silent.as_secs() });
+            }
+        }
+        if self.phase == Phase::Stream && self.next_ack.is_some_and(|t| now >= t) {
+            self.send_ack(now);
+        }
+        Ok(())
+    }
+
+    /// When [`Replica::handle_timeout`] should next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let silence = self.last_input.map(|t| t + self.cfg.timeout);
+        match (silence, self.next_ack.filter(|_| self.phase == Phase::Stream)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The next bytes to send to the master.
+    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        self.out.pop_front()
+    }
+
+    /// The master's replication ID, once known.
+    pub fn replid(&self) -> Option<ReplId> {
+        self.replid
+    }
+
+    /// Offset of the last stream byte processed.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Where to resume after this connection ends: `(replid, offset)`.
+    pub fn resume_point(&self) -> Option<(ReplId, u64)> {
+        match self.phase {
+            Phase::Stream | Phase::Failed => self.replid.map(|id| (id, self.committed.unwrap_or(self.offset))),
+            _ => self.cfg.resume,
+        }
+    }
+
+    /// Coarse state.
+    pub fn state(&self) -> State {
+        match self.phase {
+            Phase::Idle | Phase::Reply(_) => State::Handshake,
+            Phase::Preamble
+            | Phase::RdbLen { .. }
+            | Phase::RdbMark { .. }
+            | Phase::Mark { .. }
+            | Phase::Skip { .. } => State::FullSync,
+            Phase::Stream => State::Streaming,
+            Phase::Failed => State::Failed,
+        }
+    }
+
+    /// The offset up to which the driver has applied everything; ACKs report it.
+    pub fn set_committed(&mut self, offset: u64) {
+        self.committed = Some(offset);
+    }
+
+    /// Reports that the RDB parser consumed `n` payload bytes.
+    pub fn rdb_consumed(&mut self, n: usize) {
+        self.read += n as u64;
+        if let Phase::RdbLen { left } = &mut self.phase {
+            *left = left.saturating_sub(n as u64);
+        }
+    }
+
+    /// Reports that the RDB parser reached the end of the snapshot.
+    pub fn rdb_done(&mut self, now: Instant) -> Result<(), ReplError> {
+        match self.phase {
+            Phase::RdbLen { left: 0 } => self.start_stream(now),
+            Phase::RdbLen { left } => self.phase = Phase::Skip { left },
+            Phase::RdbMark { mark } => self.phase = Phase::Mark { mark },
+            _ => return Err(ReplError::Misuse("rdb_done outside of the snapshot")),
+        }
+        Ok(())
+    }
+
+    /// Looks at the front of the input (bytes received and not yet consumed).
+    pub fn handle_input<'a>(&'a mut self, input: &'a [u8], now: Instant) -> Result<Input<'a>, ReplError> {
+        if self.phase == Phase::Stream {
+            return self.command(input, now);
+        }
+        let result = self.dispatch(input, now);
+        if result.is_err() {
+            self.phase = Phase::Failed;
+        }
+        result
+    }
+
+    fn dispatch<'a>(&mut self, input: &'a [u8], now: Instant) -> Result<Input<'a>, ReplError> {
+        match self.phase {
+            Phase::Idle => Err(ReplError::Misuse("input before handle_connected")),
+            Phase::Failed => Err(ReplError::Misuse("input after a failure")),
+            Phase::Reply(step) => self.reply(step, input),
+            Phase::Preamble => self.preamble(input),
+            Phase::RdbLen { left } => Ok(match input.len().min(usize::try_from(left).unwrap_or(usize::MAX)) {
+                0 => Input::NeedMore,
+                len => Input::Rdb { len },
+            }),
+            Phase::RdbMark { .. } => {
+                Ok(if input.is_empty() { Input::NeedMore } else { Input::Rdb { len: input.len() } })
+            }
+            Phase::Mark { mark } => self.end_mark(input, mark, now),
+            Phase::Skip { left } => {
+                let n = input.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+                let left = left - n as u64;
+                if left == 0 {
+                    self.start_stream(now);
+                } else {
+                    self.phase = Phase::Skip { left };
+                }
+                Ok(if n == 0 && left > 0 { Input::NeedMore } else { self.consumed(n) })
+            }
+            Phase::Stream => Err(ReplError::Misuse("stream input in the control path")),
+        }
+    }
+
+    fn consumed(&mut self, n: usize) -> Input<'static> {
+        self.read += n as u64;
+        Input::Consumed(n)
+    }
+
+    /// One reply line of the handshake.
+    fn reply<'a>(&mut self, step: Step, input: &'a [u8]) -> Result<Input<'a>, ReplError> {
+        if input.first() == Some(&b'\n') {
+            return Ok(self.consumed(1)); // keepalive while the master prepares
+        }
+        let Some((line, used)) = self.line(input)? else { return Ok(Input::NeedMore) };
+        let line = String::from_utf8_lossy(line).into_owned();
+        self.read += used as u64;
+        if let Some(err) = line.strip_prefix('-') {
+            return self.handshake_error(step, err, used);
+        }
+        let next = match step {
+            Step::Ping => self.after_ping(),
+            Step::Auth => Step::Port,
+            Step::Port => Step::Capa,
+            Step::Capa => Step::Psync,
+            Step::Psync => return self.psync_reply(&line, used),
+        };
+        self.request(next);
+        Ok(Input::Consumed(used))
+    }
+
+    fn after_ping(&self) -> Step {
+        if self.cfg.password.is_some() {
+            Step::Auth
+        } else {
+            Step::Port
+        }
+    }
+
+    fn handshake_error<'a>(&mut self, step: Step, err: &str, used: usize) -> Result<Input<'a>, ReplError> {
+        let code = err.split(' ').next().unwrap_or_default();
+        let reply = err.to_string();
+        let auth_needed = code == "NOAUTH" || err.starts_with("ERR operation not permitted");
+        match step {
+            Step::Ping if auth_needed || code == "NOPERM" => {
+                if self.cfg.password.is_none() {
+                    return Err(ReplError::AuthRequired { reply });
+                }
+                self.request(Step::Auth);
+                return Ok(Input::Consumed(used));
+            }
+            _ if auth_needed => return Err(ReplError::AuthRequired { reply }),
+            Step::Port | Step::Capa if code != "NOPERM" => {
+                // Older masters do not know every REPLCONF option; Redis ignores this too.
+                let next = if step == Step::Port { Step::Capa } else { Step::Psync };
+                self.request(next);
+                return Ok(Input::Consumed(used));
+            }
+            _ => {}
+        }
+        if matches!(code, "LOADING" | "NOMASTERLINK" | "MASTERDOWN" | "BUSY" | "TRYAGAIN") {
+            return Err(ReplError::NotReady { reply });
+        }
+        if step == Step::Psync && code == "ERR" && self.cfg.sync_fallback {
+            // A master before 2.8: SYNC answers with the payload directly.
+            self.send(&[b"SYNC"]);
+            self.phase = Phase::Preamble;
+            self.replid = None;
+            self.offset = 0;
+            let event = Event::FullResync { replid: None, offset: 0, partial_requested: self.partial_requested };
+            return Ok(Input::Event { event, consumed: used });
+        }
+        Err(ReplError::Refused { step: step.name(), reply })
+    }
+
+    fn psync_reply<'a>(&mut self, line: &str, used: usize) -> Result<Input<'a>, ReplError> {
+        let mut words = line.split(' ');
+        let head = words.next().unwrap_or_default();
+        let bad = |what: &str, at: u64| ReplError::Protocol { what: format!("{what}: {line:?}"), at };
+        match head {
+            "+FULLRESYNC" => {
+                let replid = words.next().and_then(|w| ReplId::parse(w.as_bytes()));
+                let offset = words.next().and_then(|w| w.parse::<u64>().ok());
+                let (Some(replid), Some(offset)) = (replid, offset) else {
+                    return Err(bad("bad FULLRESYNC reply", self.read));
+                };
+                self.replid = Some(replid);
+                self.offset = offset;
+                self.committed = None;
+                self.phase = Phase::Preamble;
+                let event =
+                    Event::FullResync { replid: Some(replid), offset, partial_requested: self.partial_requested };
+                Ok(Input::Event { event, consumed: used })
+            }
+            "+CONTINUE" => {
+                let old = self.replid.ok_or_else(|| bad("CONTINUE without a resume point", self.read))?;
+                let replid = match words.next().filter(|w| !w.is_empty()) {
+                    Some(w) => ReplId::parse(w.as_bytes()).ok_or_else(|| bad("bad CONTINUE reply", self.read))?,
+                    None => old,
+                };
+                self.replid = Some(replid);
+                self.phase = Phase::Stream;
+                self.next_ack = None;
+                let event = Event::Continue { replid, offset: self.offset, replid_changed: replid != old };
+                Ok(Input::Event { event, consumed: used })
+            }
+            _ => Err(bad("unexpected PSYNC reply", self.read)),
+        }
+    }
+
+    /// Keepalive newlines, then `$<len>` or `$EOF:<mark>`.
+    fn preamble<'a>(&mut self, input: &'a [u8]) -> Result<Input<'a>, ReplError> {
+        if input.first() == Some(&b'\n') {
+            return Ok(self.consumed(1));
+        }
+        let Some((line, used)) = self.line(input)? else { return Ok(Input::NeedMore) };
+        let at = self.read;
+        self.read += used as u64;
+        if let Some(err) = line.strip_prefix(b"-") {
+            return Err(ReplError::Aborted { line: String::from_utf8_lossy(err).into_owned() });
+        }
+        let bad =
+            || ReplError::Protocol { what: format!("bad snapshot preamble {:?}", line.escape_ascii().to_string()), at };
+        let spec = line.strip_prefix(b"$").ok_or_else(bad)?;
+        let size = if let Some(mark) = spec.strip_prefix(b"EOF:") {
+            let mark: [u8; MARK_LEN] = mark.try_into().map_err(|_| bad())?;
+            self.phase = Phase::RdbMark { mark };
+            None
+        } else {
+            let len = std::str::from_utf8(spec).ok().and_then(|s| s.parse::<u64>().ok()).filter(|n| *n > 0);
+            let len = len.ok_or_else(bad)?;
+            self.phase = Phase::RdbLen { left: len };
+            Some(len)
+        };
+        Ok(Input::Event { event: Event::RdbStart { size }, consumed: used })
+    }
+
+    /// The 40-byte mark that ends a diskless snapshot.
+    fn end_mark<'a>(&mut self, input: &'a [u8], mark: [u8; MARK_LEN], now: Instant) -> Result<Input<'a>, ReplError> {
+        let Some(found) = input.get(..MARK_LEN) else { return Ok(Input::NeedMore) };
+        if found != mark {
+            return Err(ReplError::Protocol {
+                what: format!("the snapshot does not end with its mark (found {:?})", found.escape_ascii().to_string()),
+                at: self.read,
+            });
+        }
+        self.start_stream(now);
+        Ok(self.consumed(MARK_LEN))
+    }
+
+    fn start_stream(&mut self, now: Instant) {
+        self.phase = Phase::Stream;
+        // The first ACK puts the replica online; after a diskless sync the master waits
+        // for it before streaming (`repl_start_cmd_stream_on_ack`).
+        self.send_ack(now);
+    }
+
+    /// One command of the live stream.
+    fn command<'a>(&'a mut self, input: &'a [u8], now: Instant) -> Result<Input<'a>, ReplError> {
+        let size = match command::parse(input, &mut self.args, self.cfg.max_command_bytes) {
+            Ok(Parsed::Complete(size)) => size,
+            Ok(Parsed::Incomplete(needed)) if needed > self.cfg.max_command_bytes + MAX_LINE => {
+                self.phase = Phase::Failed;
+                return Err(ReplError::TooLarge {
+                    what: "command",
+                    len: needed as u64,
+                    limit: self.cfg.max_command_bytes,
+                });
+            }
+            Ok(Parsed::Incomplete(_)) => return Ok(Input::NeedMore),
+            Err(what) => {
+                self.phase = Phase::Failed;
+                return Err(ReplError::Protocol { what, at: self.read });
+            }
+        };
+        self.offset += size as u64;
+        self.read += size as u64;
+        let (select, getack) = {
+            let cmd = Command::new(input, &self.args, self.offset, self.db, size);
+            let select = if cmd.is("SELECT") {
+                cmd.arg(1).and_then(|a| std::str::from_utf8(a).ok()?.parse::<u64>().ok())
+            } else {
+                None
+            };
+            let getack = cmd.is("REPLCONF") && cmd.arg(1).is_some_and(|a| a.eq_ignore_ascii_case(b"GETACK"));
+            (select, getack)
+        };
+        if let Some(db) = select {
+            self.db = db;
+        }
+        if getack {
+            self.send_ack(now);
+        }
+        let cmd = Command::new(input, &self.args, self.offset, self.db, size);
+        Ok(Input::Event { event: Event::Command(cmd), consumed: size })
+    }
+
+    fn send_ack(&mut self, now: Instant) {
+        let offset = self.committed.unwrap_or(self.offset);
+        let mut buf = itoa::Buffer::new();
+        let text = buf.format(offset).as_bytes().to_vec();
+        self.send(&[b"REPLCONF", b"ACK", &text]);
+        self.next_ack = Some(now + self.cfg.ack_interval);
+    }
+
+    fn request(&mut self, step: Step) {
+        match step {
+            Step::Ping => self.send(&[b"PING"]),
+            Step::Auth => {
+                let user = self.cfg.user.clone();
+                let password = self.cfg.password.clone().unwrap_or_default();
+                match user {
+                    Some(u) => self.send(&[b"AUTH", u.as_bytes(), password.as_bytes()]),
+                    None => self.send(&[b"AUTH", password.as_bytes()]),
+                }
+            }
+            Step::Port => {
+                let mut buf = itoa::Buffer::new();
+                let port = buf.format(self.cfg.listening_port).as_bytes().to_vec();
+                self.send(&[b"REPLCONF", b"listening-port", &port]);
+            }
+            // No rdb-channel / dual-channel capability: the classic single connection.
+            Step::Capa => self.send(&[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"]),
+            Step::Psync => self.send_psync(),
+        }
+        self.phase = Phase::Reply(step);
+    }
+
+    fn send_psync(&mut self) {
+        match self.cfg.resume {
+            Some((id, offset)) => {
+                self.partial_requested = true;
+                let mut buf = itoa::Buffer::new();
+                let next = buf.format(offset + 1).as_bytes().to_vec();
+                self.send(&[b"PSYNC", id.as_bytes(), &next]);
+            }
+            None => {
+                self.partial_requested = false;
+                self.send(&[b"PSYNC", b"?", b"-1"]);
+            }
+        }
+    }
+
+    fn send(&mut self, args: &[&[u8]]) {
+        let mut out = Vec::with_capacity(16 + args.iter().map(|a| a.len() + 16).sum::<usize>());
+        let mut buf = itoa::Buffer::new();
+        out.push(b'*');
+        out.extend_from_slice(buf.format(args.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
+        for a in args {
+            out.push(b'$');
+            out.extend_from_slice(buf.format(a.len()).as_bytes());
+            out.extend_from_slice(b"\r\n");
+            out.extend_from_slice(a);
+            out.extend_from_slice(b"\r\n");
+        }
+        self.out.push_back(out);
+    }
+
+    /// A `\r\n`-terminated line at the front: its text and the bytes it used.
+    fn line<'a>(&self, input: &'a [u8]) -> Result<Option<(&'a [u8], usize)>, ReplError> {
+        match input.iter().take(MAX_LINE).position(|b| *b == b'\n') {
+            Some(nl) => {
+                let text = input.get(..nl).unwrap_or_default();
+                Ok(Some((text.strip_suffix(b"\r").unwrap_or(text), nl + 1)))
+            }
+            None if input.len() >= MAX_LINE => {
+                Err(ReplError::TooLarge { what: "line", len: input.len() as u64, limit: MAX_LINE })
+            }
+            None => Ok(None),
+        }
+    }
+}
