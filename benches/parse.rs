@@ -6,6 +6,7 @@
 //! cargo bench --bench parse -- --generate   # only generate the missing files
 //! cargo bench --bench parse -- --rss FILE   # peak RSS of a streamed parse of FILE
 //! cargo bench --bench parse -- --parse FILE [whole|chunked] [N]   # N timed parses
+//! cargo bench --bench parse -- --check-vs-redis   # `replicant rdb check` vs `redis-check-rdb`
 //! ```
 //!
 //! The files live in `bench-data/` at the workspace root (or `$REPLICANT_BENCH_DATA`)
@@ -62,6 +63,11 @@ fn main() {
     }
     if args.iter().any(|a| a == "--list") {
         bench_throughput(&[]);
+        return;
+    }
+    if args.iter().any(|a| a == "--check-vs-redis") {
+        datagen::ensure_all(&dir);
+        check_vs_redis(&dir);
         return;
     }
     let missing =
@@ -216,6 +222,51 @@ fn parse_n(file: &Path, mode: &str, n: usize) {
             sink.keys,
             sink.events
         );
+    }
+}
+
+/// Files for the `rdb check` comparison.
+const CHECKED: &[&str] = &["populate-2m", "mixed", "strings"];
+
+/// Times `redis-check-rdb FILE` against `replicant rdb check FILE` (the binary cargo
+/// built for this bench, same optimisation settings as `--release`) with hyperfine when
+/// it is installed, else with a loop of 5 runs each.
+fn check_vs_redis(dir: &Path) {
+    let replicant = env!("CARGO_BIN_EXE_replicant");
+    let hyperfine = Command::new("hyperfine").arg("--version").output().is_ok_and(|o| o.status.success());
+    for stem in CHECKED {
+        let file = datagen::rdb_path(dir, stem);
+        let file = file.display();
+        let theirs = format!("redis-check-rdb {file}");
+        let ours = format!("{replicant} rdb check {file}");
+        println!("== {stem}.rdb");
+        if hyperfine {
+            let status = Command::new("hyperfine")
+                .args(["--warmup", "1", "--runs", "5", "--style", "basic", "-N"])
+                .args(["--command-name", "redis-check-rdb", &theirs])
+                .args(["--command-name", "replicant rdb check", &ours])
+                .status()
+                .expect("run hyperfine");
+            assert!(status.success(), "hyperfine failed");
+        } else {
+            let path = datagen::rdb_path(dir, stem);
+            let runs: [(&str, &str, Vec<&std::ffi::OsStr>); 2] = [
+                ("redis-check-rdb", "redis-check-rdb", vec![path.as_os_str()]),
+                ("replicant rdb check", replicant, vec!["rdb".as_ref(), "check".as_ref(), path.as_os_str()]),
+            ];
+            for (name, program, args) in runs {
+                let mut times = Vec::new();
+                for _ in 0..5 {
+                    let t = Instant::now();
+                    let out = Command::new(program).args(&args).output().expect("run checker");
+                    assert!(out.status.success(), "{name} {file} failed");
+                    times.push(t.elapsed().as_secs_f64());
+                }
+                times.sort_by(f64::total_cmp);
+                let mean = times.iter().sum::<f64>() / times.len() as f64;
+                println!("  {name:<22} min {:.3} s  mean {mean:.3} s", times[0]);
+            }
+        }
     }
 }
 

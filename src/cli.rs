@@ -113,9 +113,28 @@ pub(crate) struct RestoreArgs {
     /// RESTORE payloads or commands, per key.
     #[arg(long, value_enum, default_value_t = ModeArg::Auto)]
     pub(crate) mode: ModeArg,
+    #[command(flatten)]
+    pub(crate) tls: TlsArgs,
     /// Commands in flight (sent, not yet answered) at most.
     #[arg(long, default_value_t = 4096)]
     pub(crate) window: usize,
     #[command(flatten)]
     pub(crate) parser: ParserArgs,
+}
+
+/// TLS options for a `rediss://` endpoint. The server certificate is always verified.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct TlsArgs {
+    /// PEM file of CA certificates to trust (default: the system's).
+    #[arg(long)]
+    pub(crate) tls_ca_file: Option<std::path::PathBuf>,
+    /// PEM client certificate, for servers that require one.
+    #[arg(long, requires = "tls_key_file")]
+    pub(crate) tls_cert_file: Option<std::path::PathBuf>,
+    /// PEM private key of the client certificate.
+    #[arg(long, requires = "tls_cert_file")]
+    pub(crate) tls_key_file: Option<std::path::PathBuf>,
+    /// Server name for SNI and certificate verification (default: the URL's host).
+    #[arg(long)]
+    pub(crate) tls_server_name: Option<String>,
 }

@@ -14,6 +14,8 @@
 //!   `rdbcompression yes`.
 //! * `strings-x4`, `mixed-x4`: the same generators at four times the size, for the
 //!   peak-memory comparison.
+//! * `populate-2m`: `DEBUG POPULATE 2000000` (keys `key:N`, values `value:N`), for the
+//!   `replicant rdb check` vs `redis-check-rdb` comparison.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -37,6 +39,8 @@ pub(crate) struct Fill {
 pub(crate) enum Kind {
     Strings,
     Mixed,
+    /// `DEBUG POPULATE <scale>`.
+    Populate,
 }
 
 pub(crate) const FILLS: &[Fill] = &[
@@ -44,6 +48,7 @@ pub(crate) const FILLS: &[Fill] = &[
     Fill { kind: Kind::Mixed, scale: 1, outputs: &[("mixed", true)] },
     Fill { kind: Kind::Strings, scale: 4, outputs: &[("strings-x4", true)] },
     Fill { kind: Kind::Mixed, scale: 4, outputs: &[("mixed-x4", true)] },
+    Fill { kind: Kind::Populate, scale: 2_000_000, outputs: &[("populate-2m", true)] },
 ];
 
 pub(crate) fn rdb_path(dir: &Path, stem: &str) -> PathBuf {
@@ -70,10 +75,15 @@ pub(crate) fn generate(kind: Kind, scale: u64, outputs: &[(&str, bool)], dir: &P
     let mut rng = Rng::new(match kind {
         Kind::Strings => 0x5eed_b001,
         Kind::Mixed => 0x5eed_b002,
+        Kind::Populate => 1,
     });
     let keys = match kind {
         Kind::Strings => fill_strings(&mut pipe, &mut rng, scale),
         Kind::Mixed => fill_mixed(&mut pipe, &mut rng, scale),
+        Kind::Populate => {
+            pipe.cmd(&[b"DEBUG", b"POPULATE", scale.to_string().as_bytes()]);
+            scale
+        }
     };
     let sent = pipe.finish();
     let filled = started.elapsed();

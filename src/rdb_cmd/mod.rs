@@ -34,6 +34,23 @@ impl ParserArgs {
     }
 }
 
+impl crate::cli::TlsArgs {
+    /// Adds these options to a `rediss://` endpoint; a `redis://` one is returned as is
+    /// unless TLS options were given, which then turn TLS on.
+    pub(crate) fn apply(&self, endpoint: replicant_net::Endpoint) -> replicant_net::Endpoint {
+        let given = self.tls_ca_file.is_some() || self.tls_cert_file.is_some() || self.tls_server_name.is_some();
+        if endpoint.tls.is_none() && !given {
+            return endpoint;
+        }
+        let mut tls = endpoint.tls.clone().unwrap_or_default();
+        tls.ca_file = self.tls_ca_file.clone().or(tls.ca_file);
+        tls.cert_file = self.tls_cert_file.clone().or(tls.cert_file);
+        tls.key_file = self.tls_key_file.clone().or(tls.key_file);
+        tls.server_name = self.tls_server_name.clone().or(tls.server_name);
+        endpoint.with_tls(tls)
+    }
+}
+
 impl From<ModeArg> for Mode {
     fn from(m: ModeArg) -> Self {
         match m {

@@ -6,7 +6,8 @@ use std::time::Instant;
 
 use anyhow::Context;
 use replicant_convert::{Commands, ConvertConfig, Converter, Mode, Stats, TargetProfile};
-use replicant_target::{Connection, TargetUrl};
+use replicant_net::Endpoint;
+use replicant_target::Connection;
 use tokio::sync::mpsc;
 
 use super::feed::{parse_input, Input};
@@ -19,12 +20,12 @@ const BATCH_BYTES: usize = 1 << 20;
 const QUEUE: usize = 8;
 
 pub(crate) fn restore(args: &RestoreArgs) -> anyhow::Result<ExitCode> {
-    let url = TargetUrl::parse(&args.target)?;
+    let url = args.tls.apply(Endpoint::parse(&args.target)?);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
     runtime.block_on(run(args, url))
 }
 
-async fn run(args: &RestoreArgs, url: TargetUrl) -> anyhow::Result<ExitCode> {
+async fn run(args: &RestoreArgs, url: Endpoint) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let mut conn = Connection::connect(&url, args.window).await?;
     let info = conn.query(&[b"INFO", b"server"]).await?;

@@ -133,6 +133,10 @@ pub struct Replica {
     args: Vec<(usize, usize)>,
     /// Bytes of this connection handled so far, for error messages.
     read: u64,
+    /// Whether the command stream was reached on this connection.
+    streamed: bool,
+    /// Whether a snapshot started on this connection (it replaces any resume point).
+    snapshot_started: bool,
 }
 
 impl Replica {
@@ -155,6 +159,8 @@ impl Replica {
             next_ack: None,
             args: Vec::new(),
             read: 0,
+            streamed: false,
+            snapshot_started: false,
         }
     }
 
@@ -210,12 +216,20 @@ impl Replica {
         self.offset
     }
 
-    /// Where to resume after this connection ends: `(replid, offset)`.
+    /// Where a new connection of this process should resume: the replication ID and the
+    /// offset of the last byte handed to the driver. `None` until the stream started (a
+    /// snapshot cut short cannot be resumed).
     pub fn resume_point(&self) -> Option<(ReplId, u64)> {
         match self.phase {
-            Phase::Stream | Phase::Failed => self.replid.map(|id| (id, self.committed.unwrap_or(self.offset))),
-            _ => self.cfg.resume,
+            Phase::Stream => self.replid.map(|id| (id, self.offset)),
+            Phase::Failed if self.streamed => self.replid.map(|id| (id, self.offset)),
+            _ => self.cfg.resume.filter(|_| !self.snapshot_started),
         }
+    }
+
+    /// The offset the driver said is applied (what ACKs report), if any.
+    pub fn committed(&self) -> Option<u64> {
+        self.committed
     }
 
     /// Coarse state.
@@ -358,6 +372,7 @@ impl Replica {
         if step == Step::Psync && code == "ERR" && self.cfg.sync_fallback {
             // A master before 2.8: SYNC answers with the payload directly.
             self.send(&[b"SYNC"]);
+            self.snapshot_started = true;
             self.phase = Phase::Preamble;
             self.replid = None;
             self.offset = 0;
@@ -381,6 +396,7 @@ impl Replica {
                 self.replid = Some(replid);
                 self.offset = offset;
                 self.committed = None;
+                self.snapshot_started = true;
                 self.phase = Phase::Preamble;
                 let event =
                     Event::FullResync { replid: Some(replid), offset, partial_requested: self.partial_requested };
@@ -394,6 +410,7 @@ impl Replica {
                 };
                 self.replid = Some(replid);
                 self.phase = Phase::Stream;
+                self.streamed = true;
                 self.next_ack = None;
                 let event = Event::Continue { replid, offset: self.offset, replid_changed: replid != old };
                 Ok(Input::Event { event, consumed: used })
@@ -444,6 +461,7 @@ impl Replica {
 
     fn start_stream(&mut self, now: Instant) {
         self.phase = Phase::Stream;
+        self.streamed = true;
         // The first ACK puts the replica online; after a diskless sync the master waits
         // for it before streaming (`repl_start_cmd_stream_on_ack`).
         self.send_ack(now);

@@ -271,7 +271,8 @@ fn acks_every_interval_and_times_out_on_silence() {
     r.set_committed(7);
     r.handle_timeout(t0 + Duration::from_secs(2)).unwrap();
     assert_eq!(r.poll_transmit().unwrap(), b"*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n$1\r\n7\r\n");
-    assert_eq!(r.resume_point().map(|(_, o)| o), Some(7));
+    assert_eq!(r.resume_point().map(|(_, o)| o), Some(10));
+    assert_eq!(r.committed(), Some(7));
     let err = r.handle_timeout(t0 + Duration::from_secs(61)).unwrap_err();
     assert!(matches!(err, ReplError::Timeout { .. }) && err.is_retryable());
 }

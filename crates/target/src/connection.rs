@@ -7,10 +7,11 @@ use std::collections::VecDeque;
 use bytes::BytesMut;
 use replicant_convert::Commands;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use crate::reply::{take_reply, Reply};
-use crate::{TargetError, TargetUrl};
+use replicant_net::{Endpoint, Stream};
+
+use crate::TargetError;
 
 /// Counters of one connection.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -27,7 +28,7 @@ pub struct ConnectionStats {
 /// A pipelined connection to the target.
 pub struct Connection {
     addr: String,
-    stream: TcpStream,
+    stream: Stream,
     read_buf: BytesMut,
     /// Sent batches whose replies are not all read: the batch and how many were read.
     inflight: VecDeque<(Commands, usize)>,
@@ -38,11 +39,9 @@ pub struct Connection {
 
 impl Connection {
     /// Connects, authenticates if the URL has credentials, and checks with PING.
-    pub async fn connect(url: &TargetUrl, window: usize) -> Result<Self, TargetError> {
+    pub async fn connect(url: &Endpoint, window: usize) -> Result<Self, TargetError> {
         let addr = url.addr();
-        let stream =
-            TcpStream::connect(&addr).await.map_err(|source| TargetError::Io { addr: addr.clone(), source })?;
-        let _ = stream.set_nodelay(true);
+        let stream = replicant_net::connect(url).await?;
         let mut conn = Connection {
             addr,
             stream,

@@ -4,16 +4,11 @@
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TargetError {
-    /// The URL is not of the form `redis://[user:pass@]host:port[/db]`.
-    #[error("bad target URL {url:?}: {why}")]
-    BadUrl {
-        /// The URL given.
-        url: String,
-        /// What is wrong with it.
-        why: String,
-    },
-    /// The connection could not be made or broke.
-    #[error("target {addr}: connection failed")]
+    /// The connection could not be made.
+    #[error(transparent)]
+    Connect(#[from] replicant_net::NetError),
+    /// The connection broke.
+    #[error("target {addr}: connection lost")]
     Io {
         /// The target's address.
         addr: String,

@@ -4,8 +4,8 @@
 //!
 //! # Brief overview
 //!
-//! - [`TargetUrl`] parses `redis://[user:pass@]host:port[/db]`.
-//! - [`Connection::connect`] opens a TCP connection and authenticates.
+//! - [`Connection::connect`] opens a connection to a [`replicant_net::Endpoint`] (TCP or
+//!   TLS) and authenticates.
 //! - [`Connection::send`] writes a [`replicant_convert::Commands`] batch and keeps at
 //!   most a window of commands unanswered; [`Connection::drain`] waits for all replies.
 
@@ -14,9 +14,7 @@
 mod connection;
 mod error;
 mod reply;
-mod url;
 
 pub use connection::{Connection, ConnectionStats};
 pub use error::TargetError;
 pub use reply::Reply;
-pub use url::TargetUrl;
