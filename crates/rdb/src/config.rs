@@ -3,7 +3,9 @@
 /// Limits that bound the parser's memory, whatever the size of the data or of one key.
 ///
 /// The caller's input buffer never needs to hold more than about
-/// `max(batch_bytes, raw_value_max) + max_buffered` unconsumed bytes.
+/// `max(batch_bytes, raw_value_max) + 64 KiB` unconsumed bytes, plus the largest single
+/// element (at most `max_buffered`). The 64 KiB is the step in which the parser releases
+/// input, so that its CRC runs over long slices.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ParserConfig {

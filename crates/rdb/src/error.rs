@@ -14,7 +14,7 @@ pub enum Error {
         found: String,
     },
     /// The version is one this parser does not know how to read.
-    #[error("unsupported RDB version {version} ({flavor}); this parser reads Redis RDB 1-13 and Valkey 80")]
+    #[error("unsupported RDB version {version} ({flavor}) in the magic at offset 0; this parser reads Redis RDB 1-13 and Valkey 80")]
     UnsupportedVersion {
         /// `REDIS` or `VALKEY`.
         flavor: &'static str,
@@ -65,8 +65,10 @@ pub enum Error {
         offset: u64,
     },
     /// The CRC-64 trailer does not match the bytes read.
-    #[error("checksum mismatch: the file says {expected:#018x}, the data gives {actual:#018x}")]
+    #[error("checksum mismatch at offset {offset}: the trailer says {expected:#018x}, the data gives {actual:#018x}")]
     ChecksumMismatch {
+        /// Where the trailer starts.
+        offset: u64,
         /// Stored in the trailer.
         expected: u64,
         /// Computed over the stream.

@@ -291,12 +291,14 @@ impl Parser {
     fn ready(&mut self) -> Option<Ready> {
         let key = self.key.as_mut()?;
         if !key.emitted {
-            if !key.done && key.raw_ok {
+            let collection = matches!(key.enc.kind(), Kind::List | Kind::Set | Kind::ZSet | Kind::Hash);
+            // A raw candidate waits for its end; a collection waits for its first item, so
+            // that an empty one is reported as skipped whatever the raw limit.
+            if !key.done && (key.raw_ok || (collection && key.items == 0)) {
                 return None;
             }
             key.emitted = true;
             let key = *key;
-            let collection = matches!(key.enc.kind(), Kind::List | Kind::Set | Kind::ZSet | Kind::Hash);
             if key.done && key.items == 0 && collection {
                 self.finish_key();
                 return Some(Ready::Empty(key));
@@ -466,7 +468,7 @@ impl Parser {
             match stored {
                 0 => Checksum::Disabled,
                 s if s == actual => Checksum::Verified(s),
-                s => return Err(Error::ChecksumMismatch { expected: s, actual }.into()),
+                s => return Err(Error::ChecksumMismatch { offset: eof_at + 1, expected: s, actual }.into()),
             }
         } else {
             Checksum::Absent

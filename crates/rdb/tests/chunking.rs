@@ -56,11 +56,6 @@ fn configurations_decode_to_the_same_content() {
     for fx in good_fixtures() {
         let reference = decode_with(&fx.data, ParserConfig::default(), || usize::MAX).unwrap().without_raw();
         for (label, cfg) in configs() {
-            if fx.name == "valkey-tests-assets/corrupt_empty_keys.rdb" && cfg.raw_value_max < 64 {
-                // Known parser bug, pinned by `empty_collections_are_skipped_whatever_raw_value_max`;
-                // drop this exemption once that test passes.
-                continue;
-            }
             let dump = decode_with(&fx.data, cfg, random_chunks(7, 512)).unwrap().without_raw();
             assert_eq!(reference, dump, "{} ({label})", fx.name);
         }
@@ -221,7 +216,6 @@ fn big_values_decode_the_same_in_chunks() {
 /// value longer than `raw_value_max`, e.g. an empty 11-byte ziplist (type 10) with
 /// `raw_value_max(8)`.
 #[test]
-#[ignore = "parser bug: EmptyKeySkipped depends on raw_value_max (Key + KeyEnd with no value instead)"]
 fn empty_collections_are_skipped_whatever_raw_value_max() {
     let mut w = RdbWriter::new(10);
     w.select_db(0).byte(2).string(b"set").len(0);

@@ -169,7 +169,8 @@ fn wrong_checksums_are_mismatches() {
             m[byte] ^= 0x40;
             let expected = u64::from_le_bytes(m[end - 8..end].try_into().unwrap());
             let err = whole(&m).unwrap_err();
-            assert_eq!(err, Error::ChecksumMismatch { expected, actual }, "{}", fx.name);
+            let offset = (end - 8) as u64;
+            assert_eq!(err, Error::ChecksumMismatch { offset, expected, actual }, "{}", fx.name);
         }
         checked += 1;
     }
@@ -183,7 +184,8 @@ fn wrong_checksums_are_mismatches() {
     data[pos] = b'j';
     let stored = u64::from_le_bytes(data[data.len() - 8..].try_into().unwrap());
     let actual = crc64(&data[..data.len() - 8]);
-    assert_eq!(whole(&data).unwrap_err(), Error::ChecksumMismatch { expected: stored, actual });
+    let offset = (data.len() - 8) as u64;
+    assert_eq!(whole(&data).unwrap_err(), Error::ChecksumMismatch { offset, expected: stored, actual });
 
     // A zero trailer means checksums were off: accepted as Disabled.
     let unchecked = w.finish_unchecked();

@@ -559,7 +559,8 @@ fn invalid_checksum_is_detected() {
     let actual = replicant_rdb::crc64(&data[..body]);
     assert_ne!(stored, actual);
     let err = support::whole(&data).unwrap_err();
-    assert_eq!(err, Error::ChecksumMismatch { expected: stored, actual });
+    assert_eq!(err, Error::ChecksumMismatch { offset: body as u64, expected: stored, actual });
+    assert!(err.to_string().contains(&format!("at offset {body}")));
     let text = err.to_string();
     assert!(text.contains(&format!("{stored:#018x}")) && text.contains(&format!("{actual:#018x}")), "{text}");
 }

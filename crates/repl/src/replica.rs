@@ -32,6 +32,9 @@ pub enum Input<'a> {
     Rdb {
         /// Bytes of payload available at the front of the input.
         len: usize,
+        /// Whether these are all the payload bytes the master announced (disk-based sync):
+        /// an RDB parser that still wants more has found the payload cut short.
+        last: bool,
     },
 }
 
@@ -290,10 +293,10 @@ impl Replica {
             Phase::Preamble => self.preamble(input),
             Phase::RdbLen { left } => Ok(match input.len().min(usize::try_from(left).unwrap_or(usize::MAX)) {
                 0 => Input::NeedMore,
-                len => Input::Rdb { len },
+                len => Input::Rdb { len, last: len as u64 == left },
             }),
             Phase::RdbMark { .. } => {
-                Ok(if input.is_empty() { Input::NeedMore } else { Input::Rdb { len: input.len() } })
+                Ok(if input.is_empty() { Input::NeedMore } else { Input::Rdb { len: input.len(), last: false } })
             }
             Phase::Mark { mark } => self.end_mark(input, mark, now),
             Phase::Skip { left } => {

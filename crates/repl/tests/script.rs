@@ -63,7 +63,7 @@ fn replay(
                 log.push(format!("< {}", render(&event)));
                 buf.drain(..consumed);
             }
-            Input::Rdb { len } => {
+            Input::Rdb { len, .. } => {
                 let take = len.min(script.rdb_len - rdb.len());
                 rdb.extend_from_slice(&buf[..take]);
                 buf.drain(..take);
@@ -256,7 +256,7 @@ fn acks_every_interval_and_times_out_on_silence() {
     loop {
         match r.handle_input(&buf, t0).unwrap() {
             Input::Consumed(n) | Input::Event { consumed: n, .. } => drop(buf.drain(..n)),
-            Input::Rdb { len } => {
+            Input::Rdb { len, .. } => {
                 buf.drain(..len);
                 r.rdb_consumed(len);
                 r.rdb_done(t0).unwrap();
