@@ -7,6 +7,9 @@ use std::fmt;
 pub struct ReplId([u8; 40]);
 
 impl ReplId {
+    /// All zeros: what Redis shows when no ID is known.
+    pub const ZERO: ReplId = ReplId([b'0'; 40]);
+
     /// Parses 40 hexadecimal characters.
     pub fn parse(text: &[u8]) -> Option<ReplId> {
         let bytes: [u8; 40] = text.try_into().ok()?;

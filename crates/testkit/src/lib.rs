@@ -41,5 +41,5 @@ pub mod stream;
 pub use dataset::{snapshot, Blob, Data, Entry, HashField, Snapshot};
 pub use diff::{assert_same, diff_report, wait_until_same};
 pub use info::{server_version, supports_command};
-pub use server::{RedisServer, RedisServerBuilder};
+pub use server::{free_port, RedisServer, RedisServerBuilder};
 pub use stream::{ConsumerImage, GroupImage, PendingEntry, StreamEntry, StreamImage};

@@ -94,7 +94,7 @@ fn default_binary() -> String {
 }
 
 /// A port that was free a moment ago (bind to port 0, then release it).
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     listener.local_addr().expect("local addr").port()
 }
@@ -193,6 +193,12 @@ impl RedisServer {
             cmd.arg(*arg);
         }
         render(&query(&mut self.conn(), &cmd))
+    }
+
+    /// One field of `INFO <section>` (e.g. `("replication", "master_repl_offset")`).
+    pub fn info_field(&self, section: &str, field: &str) -> Option<String> {
+        let text = self.cli(&["INFO", section]);
+        text.lines().find_map(|l| l.strip_prefix(field)?.strip_prefix(':')).map(|v| v.trim().to_string())
     }
 
     /// `redis_version` from `INFO server`.

@@ -1,0 +1,80 @@
+//! The link's error type.
+
+use replicant_repl::ReplId;
+
+/// An error of the sink, in the sink's own type.
+pub type SinkError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What ended a link.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LinkError {
+    /// The master could not be reached.
+    #[error(transparent)]
+    Connect(#[from] replicant_net::NetError),
+    /// The connection broke.
+    #[error("the connection to the master broke")]
+    Io(#[from] std::io::Error),
+    /// The master closed the connection.
+    #[error("the master closed the connection")]
+    Closed,
+    /// The replication protocol failed.
+    #[error(transparent)]
+    Repl(#[from] replicant_repl::ReplError),
+    /// The snapshot is not a valid RDB.
+    #[error("the master's snapshot is not a valid RDB")]
+    Rdb(#[from] replicant_rdb::Error),
+    /// The snapshot ended before the RDB did.
+    #[error("the master's snapshot ended before the RDB did ({received} bytes)")]
+    SnapshotCut {
+        /// Payload bytes received.
+        received: u64,
+    },
+    /// The sink failed.
+    #[error("the sink failed")]
+    Sink(#[source] SinkError),
+    /// The master would only send a new full snapshot, and the policy forbids taking it.
+    #[error(
+        "the master cannot continue from replication ID {replid} offset {offset} ({why}); \
+         a new full sync is needed: empty the target and start again, or allow full resyncs"
+    )]
+    FullResyncRefused {
+        /// The resume point.
+        replid: ReplId,
+        /// Its offset.
+        offset: u64,
+        /// Why.
+        why: &'static str,
+    },
+    /// The link dropped during a snapshot, which cannot be resumed, and the policy forbids
+    /// taking a new one.
+    #[error(
+        "the link dropped during the full sync, which cannot be resumed; a new full sync is \
+         needed: empty the target and start again, or allow full resyncs"
+    )]
+    SnapshotInterrupted {
+        /// What broke the link.
+        #[source]
+        cause: Box<LinkError>,
+    },
+    /// Too many reconnection attempts failed in a row.
+    #[error("gave up after {attempts} failed attempts to reach the master")]
+    GaveUp {
+        /// Attempts made.
+        attempts: u32,
+        /// The last failure.
+        #[source]
+        last: Box<LinkError>,
+    },
+}
+
+impl LinkError {
+    /// Whether reconnecting may help.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            LinkError::Connect(_) | LinkError::Io(_) | LinkError::Closed => true,
+            LinkError::Repl(e) => e.is_retryable(),
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! The replication link: connects to a master (TCP or TLS), drives the sans-IO
+//! [`replicant_repl::Replica`], streams snapshot bytes straight from the socket into a
+//! [`replicant_rdb::Parser`] (no temp file, never the whole RDB in memory), hands every
+//! RDB event and live command to a [`Sink`], and after a dropped link reconnects with
+//! `PSYNC <replid> <offset+1>`.
+//!
+//! # Brief overview
+//!
+//! - [`run`] loops over connections until shutdown or a final error; [`LinkConfig`] says
+//!   where and how; [`FullResyncPolicy`] says what to do when the master refuses to
+//!   continue a stream.
+//! - [`Sink`] receives everything in order. Its `ready` is awaited between reads, so a
+//!   slow sink slows reading from the master (backpressure).
+//! - [`LinkStatus`] exposes the link's state and counters to the rest of the process.
+
+#![deny(missing_docs)]
+
+mod config;
+mod error;
+mod session;
+mod sink;
+mod status;
+
+pub use config::{FullResyncPolicy, LinkConfig};
+pub use error::LinkError;
+pub use session::run;
+pub use sink::{Sink, SinkError};
+pub use status::{LinkState, LinkStatus};
