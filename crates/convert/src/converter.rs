@@ -152,11 +152,11 @@ impl Converter {
         match *event {
             Event::SelectDb { db } => self.src_db = db,
             Event::Function { code } => {
-                out.command("FUNCTION", self.db(), b"", &[b"LOAD", b"REPLACE", code]);
+                out.command("FUNCTION", self.db(), None, &[b"LOAD", b"REPLACE", code]);
                 self.stats.functions += 1;
             }
             Event::Aux { key: b"lua", value } => {
-                out.command("SCRIPT", self.db(), b"", &[b"LOAD", value]);
+                out.command("SCRIPT", self.db(), None, &[b"LOAD", value]);
                 self.stats.scripts += 1;
             }
             Event::ModuleAux { .. } => self.stats.module_aux_skipped += 1,
@@ -177,7 +177,7 @@ impl Converter {
     fn select(&mut self, out: &mut Commands) {
         let db = self.db();
         if self.cfg.select && self.selected != Some(db) {
-            out.begin("SELECT", 2, db, b"").uint(db);
+            out.begin_keyless("SELECT", 2, db).uint(db);
             self.selected = Some(db);
         }
     }
@@ -200,7 +200,7 @@ impl Converter {
             self.stats.restored += 1;
         } else {
             if k.kind() != Kind::String {
-                out.command("DEL", self.db(), k.key, &[k.key]);
+                out.command("DEL", self.db(), Some(k.key), &[k.key]);
             }
             self.stream.reset();
             self.cur = Current::Rebuild { kind: k.kind(), expire: k.expire_ms, pieces: 0 };
@@ -255,7 +255,7 @@ impl Converter {
         match value {
             Value::String(piece) => {
                 let name = if *pieces == 0 { "SET" } else { "APPEND" };
-                out.command(name, db, key, &[key, piece]);
+                out.command(name, db, Some(key), &[key, piece]);
                 *pieces += 1;
             }
             Value::List(m) => push_all(out, "RPUSH", db, key, m.len(), m.iter()),

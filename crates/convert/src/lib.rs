@@ -19,6 +19,7 @@ mod converter;
 mod error;
 mod payload;
 mod resp;
+mod slot;
 mod stream;
 mod target;
 
@@ -26,4 +27,5 @@ pub use converter::{ConvertConfig, Converter, Mode, Stats};
 pub use error::ConvertError;
 pub use payload::{payload_len, write_payload};
 pub use resp::{CommandInfo, Commands};
+pub use slot::{key_slot, SLOTS};
 pub use target::{Family, TargetProfile};

@@ -10,6 +10,11 @@ pub struct CommandInfo {
     pub name: &'static str,
     /// The source database the command belongs to.
     pub db: u64,
+    /// The hash slot of the command's key (0 for keyless commands): where it is routed.
+    pub slot: u16,
+    /// Whether the command has a key (keyless ones, like `SELECT` or `FUNCTION LOAD`, are
+    /// not bound to a shard).
+    pub keyed: bool,
     key: Range<usize>,
 }
 
@@ -78,10 +83,21 @@ impl Commands {
     /// Starts a command of `args` arguments (the name included); the caller then adds
     /// `args - 1` arguments.
     pub fn begin(&mut self, name: &'static str, args: usize, db: u64, key: &[u8]) -> &mut Self {
+        self.start(name, args, db, Some(key))
+    }
+
+    /// Starts a command that has no key (`SELECT`, `FUNCTION LOAD`, …).
+    pub fn begin_keyless(&mut self, name: &'static str, args: usize, db: u64) -> &mut Self {
+        self.start(name, args, db, None)
+    }
+
+    fn start(&mut self, name: &'static str, args: usize, db: u64, key: Option<&[u8]>) -> &mut Self {
         debug_assert_eq!(self.open, 0, "previous command incomplete");
         let start = self.keys.len();
-        self.keys.extend_from_slice(key.get(..KEY_NOTE_MAX).unwrap_or(key));
-        self.info.push(CommandInfo { name, db, key: start..self.keys.len() });
+        let k = key.unwrap_or_default();
+        self.keys.extend_from_slice(k.get(..KEY_NOTE_MAX).unwrap_or(k));
+        let slot = key.map_or(0, crate::slot::key_slot);
+        self.info.push(CommandInfo { name, db, slot, keyed: key.is_some(), key: start..self.keys.len() });
         self.buf.push(b'*');
         self.push_usize(args);
         self.open = args;
@@ -130,9 +146,9 @@ impl Commands {
         self.arg(s.as_bytes())
     }
 
-    /// Appends a whole command from its arguments.
-    pub fn command(&mut self, name: &'static str, db: u64, key: &[u8], args: &[&[u8]]) {
-        self.begin(name, args.len() + 1, db, key);
+    /// Appends a whole command from its arguments; `key` is `None` for keyless commands.
+    pub fn command(&mut self, name: &'static str, db: u64, key: Option<&[u8]>, args: &[&[u8]]) {
+        self.start(name, args.len() + 1, db, key);
         for a in args {
             self.arg(a);
         }
@@ -152,7 +168,7 @@ mod tests {
     #[test]
     fn encodes_binary_safe_commands() {
         let mut c = Commands::new();
-        c.command("SET", 0, b"k\r\n", &[b"k\r\n", b"\x00v"]);
+        c.command("SET", 0, Some(b"k\r\n"), &[b"k\r\n", b"\x00v"]);
         assert_eq!(c.bytes(), b"*3\r\n$3\r\nSET\r\n$3\r\nk\r\n\r\n$2\r\n\x00v\r\n");
         assert_eq!(c.key_of(&c.info()[0]), b"k\r\n");
     }
