@@ -7,7 +7,7 @@ REDIS_SERVER ?= $(or $(REPLICANT_REDIS_SERVER),redis-server)
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .DEFAULT_GOAL := build
-.PHONY: build test lint bench demo deps
+.PHONY: build test lint bench bench-check demo deps
 
 build:
 	$(CARGO) build --release
@@ -29,7 +29,13 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 bench: deps
-	$(CARGO) bench
+	bash scripts/gen-bench-rdb.sh
+	$(CARGO) bench --bench parse
+
+# rdb check against redis-check-rdb on the same files (uses hyperfine when installed).
+bench-check: deps
+	bash scripts/gen-bench-rdb.sh
+	$(CARGO) bench --bench parse -- --check-vs-redis
 
 demo: deps
 	bash scripts/demo.sh

@@ -72,8 +72,10 @@ fn main() {
     }
     let missing =
         datagen::FILLS.iter().flat_map(|f| f.outputs.iter()).any(|(stem, _)| !datagen::rdb_path(&dir, stem).exists());
-    // `cargo test --benches` runs this without `--bench`: never generate 1 GB there.
-    if !args.iter().any(|a| a == "--bench") && missing {
+    // `cargo test --benches` runs this without `--bench`: never generate 1 GB there, and
+    // skip the census and the memory runs.
+    let bench_mode = args.iter().any(|a| a == "--bench");
+    if !bench_mode && missing {
         eprintln!("bench-data is missing; skipping (run `cargo bench --bench parse` to generate it)");
         return;
     }
@@ -83,13 +85,15 @@ fn main() {
         .map(|stem| {
             let path = datagen::rdb_path(&dir, stem);
             let data = std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-            describe(stem, &data);
+            if bench_mode {
+                describe(stem, &data);
+            }
             (stem.to_string(), data)
         })
         .collect();
     bench_throughput(&files);
     drop(files);
-    if std::env::var_os("REPLICANT_BENCH_SKIP_RSS").is_none() && args.iter().any(|a| a == "--bench") {
+    if std::env::var_os("REPLICANT_BENCH_SKIP_RSS").is_none() && bench_mode {
         peak_memory(&dir);
     }
 }
@@ -136,14 +140,16 @@ fn bench_throughput(files: &[(String, Vec<u8>)]) {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4));
     match std::env::var("REPLICANT_BENCH_CLOCK").as_deref() {
-        Ok("cpu") => run_benches(c.with_measurement(CpuTime).configure_from_args(), files),
-        _ => run_benches(c.configure_from_args(), files),
+        Ok("cpu") => run_benches(c.with_measurement(CpuTime).configure_from_args(), "parse-cpu", files),
+        _ => run_benches(c.configure_from_args(), "parse", files),
     }
 }
 
-fn run_benches<M: Measurement>(mut c: Criterion<M>, files: &[(String, Vec<u8>)]) {
+/// Benchmarks each file whole and in 64 KiB chunks; CPU-time results go to their own
+/// group so that criterion does not compare them with wall-time ones.
+fn run_benches<M: Measurement>(mut c: Criterion<M>, group: &str, files: &[(String, Vec<u8>)]) {
     for (stem, data) in files {
-        let mut group = c.benchmark_group("parse");
+        let mut group = c.benchmark_group(group);
         group.sampling_mode(SamplingMode::Flat);
         group.throughput(Throughput::BytesDecimal(data.len() as u64));
         group.bench_with_input(BenchmarkId::new("whole", stem), data, |b, data| {

@@ -22,6 +22,8 @@ pub struct CommandInfo {
 #[derive(Debug, Default, Clone)]
 pub struct Commands {
     buf: Vec<u8>,
+    /// Where each command starts in `buf`.
+    starts: Vec<usize>,
     info: Vec<CommandInfo>,
     keys: Vec<u8>,
     /// Arguments still expected by the command being written.
@@ -62,9 +64,44 @@ impl Commands {
         self.info.is_empty()
     }
 
+    /// Each command with its encoded bytes, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&CommandInfo, &[u8])> {
+        let ends = self.starts.iter().skip(1).copied().chain(std::iter::once(self.buf.len()));
+        self.info
+            .iter()
+            .zip(self.starts.iter().zip(ends))
+            .map(|(info, (s, e))| (info, self.buf.get(*s..e).unwrap_or_default()))
+    }
+
+    /// Appends a command already encoded elsewhere, with what it was.
+    pub fn push_encoded(&mut self, info: &CommandInfo, key_note: &[u8], bytes: &[u8]) {
+        let start = self.keys.len();
+        self.keys.extend_from_slice(key_note.get(..KEY_NOTE_MAX).unwrap_or(key_note));
+        self.info.push(CommandInfo { key: start..self.keys.len(), ..info.clone() });
+        self.starts.push(self.buf.len());
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// Appends an encoded command that came from elsewhere (the replication stream).
+    pub fn push_raw(&mut self, name: &'static str, db: u64, key: Option<&[u8]>, bytes: &[u8]) {
+        let start = self.keys.len();
+        let k = key.unwrap_or_default();
+        self.keys.extend_from_slice(k.get(..KEY_NOTE_MAX).unwrap_or(k));
+        let slot = key.map_or(0, crate::slot::key_slot);
+        self.info.push(CommandInfo { name, db, slot, keyed: key.is_some(), key: start..self.keys.len() });
+        self.starts.push(self.buf.len());
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// Bytes encoded so far.
+    pub fn byte_len(&self) -> usize {
+        self.buf.len()
+    }
+
     /// Forgets everything written.
     pub fn clear(&mut self) {
         self.buf.clear();
+        self.starts.clear();
         self.info.clear();
         self.keys.clear();
         self.open = 0;
@@ -73,6 +110,7 @@ impl Commands {
     /// Drops the encoded bytes once they were sent, keeping what each command was.
     pub fn release_bytes(&mut self) {
         self.buf = Vec::new();
+        self.starts = Vec::new();
     }
 
     /// Moves the contents out, leaving this buffer empty.
@@ -98,6 +136,7 @@ impl Commands {
         self.keys.extend_from_slice(k.get(..KEY_NOTE_MAX).unwrap_or(k));
         let slot = key.map_or(0, crate::slot::key_slot);
         self.info.push(CommandInfo { name, db, slot, keyed: key.is_some(), key: start..self.keys.len() });
+        self.starts.push(self.buf.len());
         self.buf.push(b'*');
         self.push_usize(args);
         self.open = args;
@@ -171,6 +210,23 @@ mod tests {
         c.command("SET", 0, Some(b"k\r\n"), &[b"k\r\n", b"\x00v"]);
         assert_eq!(c.bytes(), b"*3\r\n$3\r\nSET\r\n$3\r\nk\r\n\r\n$2\r\n\x00v\r\n");
         assert_eq!(c.key_of(&c.info()[0]), b"k\r\n");
+    }
+
+    #[test]
+    fn iterates_commands_with_their_bytes() {
+        let mut c = Commands::new();
+        c.begin_keyless("SELECT", 2, 1).uint(1);
+        c.command("SET", 1, Some(b"{a}x"), &[b"{a}x", b"1"]);
+        let items: Vec<(&str, bool, u16, Vec<u8>)> =
+            c.iter().map(|(i, b)| (i.name, i.keyed, i.slot, b.to_vec())).collect();
+        assert_eq!(items[0], ("SELECT", false, 0, b"*2\r\n$6\r\nSELECT\r\n$1\r\n1\r\n".to_vec()));
+        assert_eq!(items[1].3, b"*3\r\n$3\r\nSET\r\n$4\r\n{a}x\r\n$1\r\n1\r\n".to_vec());
+        assert_eq!(items[1].2, crate::key_slot(b"a"));
+        let mut d = Commands::new();
+        for (info, bytes) in c.iter() {
+            d.push_encoded(info, c.key_of(info), bytes);
+        }
+        assert_eq!(d.bytes(), c.bytes());
     }
 
     #[test]

@@ -31,7 +31,14 @@ pub fn assert_same(source: &Snapshot, target: &Snapshot) {
 pub fn wait_until_same(source: &Snapshot, target: &mut Connection, timeout: Duration) {
     let deadline = Instant::now() + timeout;
     loop {
-        let Some(report) = diff_report(source, &snapshot(target)) else {
+        // A target still being written can change between the reads of one snapshot (a
+        // key vanishes or changes type): such a snapshot is discarded and taken again.
+        let taken = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| snapshot(target)));
+        let report = match taken {
+            Ok(image) => diff_report(source, &image),
+            Err(_) => Some("the target changed while it was being read".to_string()),
+        };
+        let Some(report) = report else {
             return;
         };
         if Instant::now() >= deadline {

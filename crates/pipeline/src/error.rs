@@ -1,0 +1,19 @@
+//! The writer's error type.
+
+/// What stopped the writer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WriterError {
+    /// The target refused a command, could not be reached, or broke the connection.
+    #[error(transparent)]
+    Target(#[from] replicant_target::TargetError),
+    /// A key could not be converted for this target.
+    #[error(transparent)]
+    Convert(#[from] replicant_convert::ConvertError),
+    /// A transaction spans keys of several slots and the target is a cluster.
+    #[error("a MULTI/EXEC transaction of the source touches keys in several hash slots, which a cluster target cannot run atomically")]
+    CrossSlotTransaction,
+    /// A sender stopped without saying why.
+    #[error("a target sender stopped")]
+    Stopped,
+}

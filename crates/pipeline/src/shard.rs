@@ -1,0 +1,100 @@
+//! One sender: a task that owns one pipelined connection to the target, sends the batches
+//! routed to it in order, and records the source offset up to which the target has
+//! acknowledged everything it was given.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use replicant_convert::Commands;
+use replicant_target::Connection;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::WriterError;
+
+/// Work for a sender.
+pub(crate) enum Msg {
+    /// Commands to send; `offset` is the source offset after the last of them.
+    Batch { commands: Commands, offset: u64 },
+    /// Reply once everything sent before was acknowledged.
+    Flush(oneshot::Sender<()>),
+}
+
+/// A sender's progress, read by the dispatcher.
+#[derive(Debug, Default)]
+pub(crate) struct Progress {
+    /// Offset of the last batch handed to the sender.
+    pub(crate) sent: AtomicU64,
+    /// Offset of the last batch the target acknowledged completely.
+    pub(crate) acked: AtomicU64,
+    /// Commands acknowledged.
+    pub(crate) commands: AtomicU64,
+}
+
+/// The first error of any sender; the others stop when they see the dispatcher gone.
+pub(crate) type Failure = Arc<Mutex<Option<WriterError>>>;
+
+/// Runs a sender until its channel closes or the target fails.
+pub(crate) async fn run(mut conn: Connection, mut rx: mpsc::Receiver<Msg>, progress: Arc<Progress>, failure: Failure) {
+    let mut marks: VecDeque<(u64, u64)> = VecDeque::new();
+    let mut sent = 0u64;
+    loop {
+        let msg = match rx.try_recv() {
+            Ok(msg) => msg,
+            Err(mpsc::error::TryRecvError::Disconnected) => break,
+            Err(mpsc::error::TryRecvError::Empty) => {
+                // Idle: collect the replies so the acknowledged offset keeps up.
+                if let Err(e) = conn.drain().await {
+                    return fail(&failure, e.into());
+                }
+                settle(&conn, &mut marks, &progress);
+                match rx.recv().await {
+                    Some(msg) => msg,
+                    None => break,
+                }
+            }
+        };
+        let result = match msg {
+            Msg::Batch { commands, offset } => {
+                sent += commands.len() as u64;
+                marks.push_back((sent, offset));
+                conn.send(commands).await
+            }
+            Msg::Flush(done) => {
+                let r = conn.drain().await;
+                settle(&conn, &mut marks, &progress);
+                let _ = done.send(());
+                r
+            }
+        };
+        if let Err(e) = result {
+            return fail(&failure, e.into());
+        }
+        settle(&conn, &mut marks, &progress);
+    }
+    if let Err(e) = conn.drain().await {
+        return fail(&failure, e.into());
+    }
+    settle(&conn, &mut marks, &progress);
+}
+
+/// Moves the acknowledged offset past every batch whose commands were all answered.
+fn settle(conn: &Connection, marks: &mut VecDeque<(u64, u64)>, progress: &Progress) {
+    let acked = conn.stats().acknowledged;
+    progress.commands.store(acked, Ordering::Relaxed);
+    while let Some(&(count, offset)) = marks.front() {
+        if count > acked {
+            break;
+        }
+        progress.acked.store(offset, Ordering::Relaxed);
+        marks.pop_front();
+    }
+}
+
+fn fail(failure: &Failure, e: WriterError) {
+    if let Ok(mut slot) = failure.lock() {
+        if slot.is_none() {
+            *slot = Some(e);
+        }
+    }
+}

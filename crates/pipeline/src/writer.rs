@@ -1,0 +1,458 @@
+//! The writer: a [`Sink`] for the replication link. Snapshot events become commands
+//! through the converter; live commands are routed by key slot; both are dispatched to
+//! `shards` pipelined senders so that each key's writes stay in order, while commands
+//! that span slots run as barriers. The sync side of the sink only queues work (bounded by
+//! one read from the master); `ready` dispatches it, so a slow target slows the reading.
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use replicant_convert::{CommandInfo, Commands, ConvertConfig, Converter, TargetProfile};
+use replicant_link::{Sink, SinkError};
+use replicant_net::Endpoint;
+use replicant_rdb::Event as RdbEvent;
+use replicant_repl::{Command, ReplId};
+use replicant_target::Connection;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::route::{route, Route};
+use crate::shard::{self, Failure, Msg, Progress};
+use crate::WriterError;
+
+/// Writer settings.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct WriterConfig {
+    /// Number of senders, each with its own connection. Default: 8.
+    pub shards: usize,
+    /// Commands in flight per connection. Default: 1024.
+    pub window: usize,
+    /// A sender's batch is handed over at this many commands. Default: 256.
+    pub batch_commands: usize,
+    /// Forward `PUBLISH` from the stream. Default: no.
+    pub forward_publish: bool,
+    /// Snapshot conversion (mode, expired keys, db remapping). The target profile is read
+    /// from the target.
+    pub convert: ConvertConfig,
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        WriterConfig {
+            shards: 8,
+            window: 1024,
+            batch_commands: 256,
+            forward_publish: false,
+            convert: ConvertConfig::default(),
+        }
+    }
+}
+
+/// Queued work, in source order.
+enum Work {
+    /// Commands each bound to its own key's sender (or barriers when keyless).
+    Routed(Commands, u64),
+    /// Commands that must run alone, in order, on one connection (a transaction, or a
+    /// command spanning slots).
+    Barrier(Commands, u64),
+    /// The snapshot is complete.
+    SnapshotDone(u64),
+}
+
+/// A `MULTI` … `EXEC` block being collected.
+struct Transaction {
+    commands: Commands,
+    /// Whether a command in it spans slots or has no key.
+    spans: bool,
+}
+
+struct Shard {
+    tx: mpsc::Sender<Msg>,
+    progress: Arc<Progress>,
+    pending: Commands,
+    /// Source offset after the last pending command.
+    pending_offset: u64,
+    /// Database the connection will be in once its pending commands ran.
+    db: Option<u64>,
+}
+
+/// Writes a source's snapshot and stream to a target through sharded senders.
+pub struct Writer {
+    cfg: WriterConfig,
+    shards: Vec<Shard>,
+    tasks: Vec<JoinHandle<()>>,
+    failure: Failure,
+    converter: Converter,
+    work: VecDeque<Work>,
+    /// The transaction being collected (`MULTI` seen, `EXEC` not yet).
+    tx: Option<Transaction>,
+    /// Offset the snapshot continues from, and where the stream is.
+    offset: u64,
+    /// Offset of the last work dispatched.
+    dispatched: u64,
+    /// Whether the snapshot was dispatched whole (committed offsets mean something).
+    streaming: bool,
+    target: TargetProfile,
+}
+
+impl Writer {
+    /// Connects the senders to the target.
+    pub async fn connect(target: &Endpoint, mut cfg: WriterConfig) -> Result<Writer, WriterError> {
+        cfg.shards = cfg.shards.max(1);
+        let mut probe = Connection::connect(target, cfg.window).await?;
+        let info = probe.query(&[b"INFO", b"server"]).await?.text();
+        let profile = TargetProfile::from_info(&info).unwrap_or_else(TargetProfile::latest);
+        let mut convert = cfg.convert.clone().target(profile).db(target.db.or(cfg.convert.db));
+        convert.select = false;
+        let failure: Failure = Arc::default();
+        let mut shards = Vec::with_capacity(cfg.shards);
+        let mut tasks = Vec::with_capacity(cfg.shards);
+        let mut first = Some(probe);
+        for _ in 0..cfg.shards {
+            let conn = match first.take() {
+                Some(c) => c,
+                None => Connection::connect(target, cfg.window).await?,
+            };
+            let (tx, rx) = mpsc::channel(4);
+            let progress = Arc::new(Progress::default());
+            tasks.push(tokio::spawn(shard::run(conn, rx, progress.clone(), failure.clone())));
+            shards.push(Shard { tx, progress, pending: Commands::new(), pending_offset: 0, db: None });
+        }
+        Ok(Writer {
+            converter: Converter::new(convert),
+            cfg,
+            shards,
+            tasks,
+            failure,
+            work: VecDeque::new(),
+            tx: None,
+            offset: 0,
+            dispatched: 0,
+            streaming: false,
+            target: profile,
+        })
+    }
+
+    /// The target's profile (family and version).
+    pub fn target(&self) -> TargetProfile {
+        self.target
+    }
+
+    /// Conversion counters.
+    pub fn convert_stats(&self) -> replicant_convert::Stats {
+        self.converter.stats()
+    }
+
+    /// Commands the target acknowledged so far.
+    pub fn acknowledged(&self) -> u64 {
+        self.shards.iter().map(|s| s.progress.commands.load(Ordering::Relaxed)).sum()
+    }
+
+    /// Dispatches everything queued and waits until the target acknowledged all of it.
+    pub async fn finish(&mut self) -> Result<(), WriterError> {
+        self.dispatch().await?;
+        self.drain_all().await
+    }
+
+    /// Stops the senders after they sent what they have.
+    pub async fn close(mut self) -> Result<(), WriterError> {
+        let result = self.finish().await;
+        self.shards.clear();
+        for t in self.tasks.drain(..) {
+            let _ = t.await;
+        }
+        result.and(self.take_failure().map_or(Ok(()), Err))
+    }
+
+    fn take_failure(&self) -> Option<WriterError> {
+        self.failure.lock().ok().and_then(|mut f| f.take())
+    }
+
+    fn failed(&self) -> WriterError {
+        self.take_failure().unwrap_or(WriterError::Stopped)
+    }
+
+    /// Hands queued work to the senders, in order.
+    async fn dispatch(&mut self) -> Result<(), WriterError> {
+        if let Some(e) = self.take_failure() {
+            return Err(e);
+        }
+        while let Some(work) = self.work.pop_front() {
+            match work {
+                Work::Routed(cmds, offset) => {
+                    for (info, bytes) in cmds.iter() {
+                        if info.keyed {
+                            let i = usize::from(info.slot) % self.shards.len();
+                            self.stage(i, info, cmds.key_of(info), bytes, offset).await?;
+                        } else {
+                            let mut one = Commands::new();
+                            one.push_encoded(info, cmds.key_of(info), bytes);
+                            self.barrier(one, offset).await?;
+                        }
+                    }
+                    self.dispatched = offset;
+                }
+                Work::Barrier(cmds, offset) => {
+                    self.barrier(cmds, offset).await?;
+                    self.dispatched = offset;
+                }
+                Work::SnapshotDone(offset) => {
+                    self.flush_pending().await?;
+                    self.dispatched = offset;
+                    self.streaming = true;
+                }
+            }
+        }
+        self.flush_pending().await
+    }
+
+    /// Adds a command to a sender's pending batch, selecting its database first.
+    async fn stage(
+        &mut self,
+        i: usize,
+        info: &CommandInfo,
+        key: &[u8],
+        bytes: &[u8],
+        offset: u64,
+    ) -> Result<(), WriterError> {
+        let full = {
+            let Some(shard) = self.shards.get_mut(i) else { return Err(WriterError::Stopped) };
+            if shard.db != Some(info.db) {
+                shard.pending.begin_keyless("SELECT", 2, info.db).uint(info.db);
+                shard.db = Some(info.db);
+            }
+            shard.pending.push_encoded(info, key, bytes);
+            shard.pending_offset = offset;
+            shard.pending.len() >= self.cfg.batch_commands
+        };
+        if full {
+            self.send_pending(i).await?;
+        }
+        Ok(())
+    }
+
+    async fn send_pending(&mut self, i: usize) -> Result<(), WriterError> {
+        let Some(shard) = self.shards.get_mut(i) else { return Err(WriterError::Stopped) };
+        if shard.pending.is_empty() {
+            return Ok(());
+        }
+        let commands = shard.pending.take();
+        let offset = shard.pending_offset;
+        shard.progress.sent.store(offset, Ordering::Relaxed);
+        let sent = shard.tx.send(Msg::Batch { commands, offset }).await;
+        if sent.is_err() {
+            return Err(self.failed());
+        }
+        Ok(())
+    }
+
+    async fn flush_pending(&mut self) -> Result<(), WriterError> {
+        for i in 0..self.shards.len() {
+            self.send_pending(i).await?;
+        }
+        Ok(())
+    }
+
+    /// Waits until every sender's commands were acknowledged.
+    async fn drain_all(&mut self) -> Result<(), WriterError> {
+        self.flush_pending().await?;
+        let mut waits = Vec::with_capacity(self.shards.len());
+        for shard in &self.shards {
+            let (done, wait) = oneshot::channel();
+            if shard.tx.send(Msg::Flush(done)).await.is_err() {
+                return Err(self.failed());
+            }
+            waits.push(wait);
+        }
+        for wait in waits {
+            if wait.await.is_err() {
+                return Err(self.failed());
+            }
+        }
+        match self.take_failure() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Runs commands alone: every sender drained, then the commands on the first sender,
+    /// then drained again.
+    async fn barrier(&mut self, cmds: Commands, offset: u64) -> Result<(), WriterError> {
+        self.drain_all().await?;
+        for (info, bytes) in cmds.iter() {
+            self.stage(0, info, cmds.key_of(info), bytes, offset).await?;
+        }
+        self.drain_all().await
+    }
+
+    /// Queues a live command, following `MULTI`/`EXEC` and routing by key.
+    fn queue_command(&mut self, cmd: &Command<'_>) {
+        self.offset = cmd.offset;
+        let args: Vec<&[u8]> = cmd.args().collect();
+        let name = canonical_name(cmd.name());
+        match route(&args, self.cfg.forward_publish) {
+            Route::Skip | Route::Select(_) => self.queue_marker(),
+            Route::Multi => {
+                let mut tx = Commands::new();
+                tx.push_raw("MULTI", cmd.db, None, cmd.raw());
+                self.tx = Some(Transaction { commands: tx, spans: false });
+            }
+            Route::Exec => {
+                if let Some(mut tx) = self.tx.take() {
+                    tx.commands.push_raw("EXEC", cmd.db, None, cmd.raw());
+                    self.queue_transaction(tx);
+                }
+            }
+            Route::Discard => self.tx = None,
+            Route::Slot(slot) => {
+                let key = first_key(&args, slot);
+                if let Some(tx) = self.tx.as_mut() {
+                    tx.commands.push_raw(name, cmd.db, key, cmd.raw());
+                } else {
+                    let mut one = Commands::new();
+                    one.push_raw(name, cmd.db, key, cmd.raw());
+                    self.queue_routed(one);
+                }
+            }
+            Route::Split(parts) => {
+                if let Some(tx) = self.tx.as_mut() {
+                    tx.commands.push_raw(name, cmd.db, None, cmd.raw());
+                    tx.spans = true;
+                    return;
+                }
+                let mut out = Commands::new();
+                for (_, idx) in parts {
+                    let mut part: Vec<&[u8]> = vec![cmd.name()];
+                    part.extend(idx.iter().filter_map(|i| args.get(*i).copied()));
+                    let key = part.get(1).copied();
+                    out.push_raw(name, cmd.db, key, &encode(&part));
+                }
+                self.queue_routed(out);
+            }
+            Route::Barrier => {
+                if let Some(tx) = self.tx.as_mut() {
+                    tx.commands.push_raw(name, cmd.db, None, cmd.raw());
+                    tx.spans = true;
+                    return;
+                }
+                let mut one = Commands::new();
+                one.push_raw(name, cmd.db, None, cmd.raw());
+                self.work.push_back(Work::Barrier(one, self.offset));
+            }
+        }
+    }
+
+    fn queue_marker(&mut self) {
+        if self.tx.is_none() {
+            self.work.push_back(Work::Routed(Commands::new(), self.offset));
+        }
+    }
+
+    fn queue_routed(&mut self, cmds: Commands) {
+        match self.work.back_mut() {
+            Some(Work::Routed(pending, offset)) if pending.len() < 4096 => {
+                for (info, bytes) in cmds.iter() {
+                    pending.push_encoded(info, cmds.key_of(info), bytes);
+                }
+                *offset = self.offset;
+            }
+            _ => self.work.push_back(Work::Routed(cmds, self.offset)),
+        }
+    }
+
+    /// A transaction whose keys all belong to one sender runs there, in order with that
+    /// sender's other commands; otherwise it runs alone. Either way it stays atomic.
+    fn queue_transaction(&mut self, tx: Transaction) {
+        let n = self.shards.len();
+        let tx_spans = tx.spans;
+        let tx = tx.commands;
+        let slots: Vec<u16> = tx.info().iter().filter(|i| i.keyed).map(|i| i.slot).collect();
+        let same = |a: u16, b: u16| usize::from(a) % n == usize::from(b) % n;
+        let one_sender = !tx_spans && slots.first().is_some_and(|first| slots.iter().all(|s| same(*s, *first)));
+        if one_sender {
+            // Bind the whole transaction to that sender: every command carries its slot.
+            let slot = slots.first().copied().unwrap_or(0);
+            let mut bound = Commands::new();
+            for (info, bytes) in tx.iter() {
+                let mut info = info.clone();
+                info.slot = slot;
+                info.keyed = true;
+                bound.push_encoded(&info, tx.key_of(&info), bytes);
+            }
+            self.queue_routed(bound);
+        } else {
+            self.work.push_back(Work::Barrier(tx, self.offset));
+        }
+    }
+}
+
+/// The command name as a static string, for messages (`"command"` when not in the table).
+fn canonical_name(name: &[u8]) -> &'static str {
+    crate::route::canonical(name)
+}
+
+/// The first argument whose slot is `slot` (the command's key).
+fn first_key<'a>(args: &[&'a [u8]], slot: u16) -> Option<&'a [u8]> {
+    args.iter().skip(1).copied().find(|a| replicant_convert::key_slot(a) == slot)
+}
+
+fn encode(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+impl Sink for Writer {
+    fn full_sync(&mut self, _replid: Option<ReplId>, offset: u64, _restart: bool) -> Result<(), SinkError> {
+        self.offset = offset;
+        self.streaming = false;
+        Ok(())
+    }
+
+    fn rdb_event(&mut self, event: &RdbEvent<'_>) -> Result<(), SinkError> {
+        let mut out = Commands::new();
+        self.converter.event(event, &mut out)?;
+        if !out.is_empty() {
+            self.queue_routed(out);
+        }
+        Ok(())
+    }
+
+    fn snapshot_done(&mut self, offset: u64) -> Result<(), SinkError> {
+        self.offset = offset;
+        self.work.push_back(Work::SnapshotDone(offset));
+        Ok(())
+    }
+
+    fn resumed(&mut self, _replid: ReplId, offset: u64, _changed: bool) -> Result<(), SinkError> {
+        self.offset = offset;
+        self.tx = None;
+        Ok(())
+    }
+
+    fn command(&mut self, command: &Command<'_>) -> Result<(), SinkError> {
+        self.queue_command(command);
+        Ok(())
+    }
+
+    async fn ready(&mut self) -> Result<(), SinkError> {
+        self.dispatch().await.map_err(|e| Box::new(e) as SinkError)
+    }
+
+    fn committed(&self) -> Option<u64> {
+        if !self.streaming {
+            return None;
+        }
+        let behind = self.shards.iter().filter_map(|s| {
+            let (sent, acked) = (s.progress.sent.load(Ordering::Relaxed), s.progress.acked.load(Ordering::Relaxed));
+            (acked < sent).then_some(acked)
+        });
+        Some(behind.fold(self.dispatched, u64::min))
+    }
+}
