@@ -16,16 +16,39 @@ pub(crate) enum LzfError {
 /// Appends the expansion of `input` to `out`, which must come to exactly `expected` bytes.
 pub(crate) fn decompress_into(input: &[u8], expected: usize, out: &mut Vec<u8>) -> Result<(), LzfError> {
     let start = out.len();
-    out.reserve(expected);
-    let mut i = 0;
-    while i < input.len() {
-        let ctrl = usize::from(*input.get(i).ok_or(LzfError::Truncated)?);
+    out.resize(start + expected, 0);
+    let err = match expand(input, out.get_mut(start..).unwrap_or_default()) {
+        Ok(n) if n == expected => return Ok(()),
+        Ok(n) => LzfError::WrongLength { produced: n },
+        Err(e) => e,
+    };
+    out.truncate(start);
+    Err(err)
+}
+
+/// Expands `input` into `buf`, which is exactly the declared size; returns the number of
+/// bytes produced. Literal runs (at most 32 bytes) and short back references are copied
+/// as fixed-size blocks where both sides have room, which compiles to a few vector moves
+/// instead of a `memcpy` call; the bytes written past the run are overwritten later.
+fn expand(input: &[u8], buf: &mut [u8]) -> Result<usize, LzfError> {
+    let cap = buf.len();
+    let (mut i, mut op) = (0usize, 0usize);
+    while let Some(&ctrl) = input.get(i) {
+        let ctrl = usize::from(ctrl);
         i += 1;
         if ctrl < 32 {
             let run = ctrl + 1;
-            let lit = input.get(i..i + run).ok_or(LzfError::Truncated)?;
-            out.extend_from_slice(lit);
+            if op + run > cap {
+                return Err(LzfError::WrongLength { produced: op + run });
+            }
+            if let (Some(src), Some(dst)) = (input.get(i..i + 32), buf.get_mut(op..op + 32)) {
+                dst.copy_from_slice(src);
+            } else {
+                let src = input.get(i..i + run).ok_or(LzfError::Truncated)?;
+                buf.get_mut(op..op + run).ok_or(LzfError::Truncated)?.copy_from_slice(src);
+            }
             i += run;
+            op += run;
         } else {
             let mut len = ctrl >> 5;
             if len == 7 {
@@ -33,39 +56,33 @@ pub(crate) fn decompress_into(input: &[u8], expected: usize, out: &mut Vec<u8>) 
                 i += 1;
             }
             len += 2;
-            let low = usize::from(*input.get(i).ok_or(LzfError::Truncated)?);
+            let back = ((ctrl & 0x1f) << 8) + usize::from(*input.get(i).ok_or(LzfError::Truncated)?) + 1;
             i += 1;
-            let back = ((ctrl & 0x1f) << 8) + low + 1;
-            let produced = out.len() - start;
-            if back > produced {
+            if back > op {
                 return Err(LzfError::BadBackReference);
             }
-            copy_back(out, back, len);
-        }
-        if out.len() - start > expected {
-            break;
-        }
-    }
-    let produced = out.len() - start;
-    if produced != expected {
-        out.truncate(start);
-        return Err(LzfError::WrongLength { produced });
-    }
-    Ok(())
-}
-
-/// Copies `len` bytes starting `back` bytes before the end of `out` onto its end; the
-/// regions may overlap, which repeats the pattern.
-fn copy_back(out: &mut Vec<u8>, back: usize, len: usize) {
-    let from = out.len() - back;
-    if back >= len {
-        out.extend_from_within(from..from + len);
-    } else {
-        for k in 0..len {
-            let b = out.get(from + k).copied().unwrap_or(0);
-            out.push(b);
+            if op + len > cap {
+                return Err(LzfError::WrongLength { produced: op + len });
+            }
+            let from = op - back;
+            let (done, rest) = buf.split_at_mut(op);
+            if let (true, Some(src), Some(dst)) = (len <= 16, done.get(from..from + 16), rest.get_mut(..16)) {
+                dst.copy_from_slice(src);
+            } else if back >= len {
+                buf.copy_within(from..from + len, op);
+            } else {
+                // Overlapping: the last `back` bytes repeat; copy them in doubling pieces.
+                let mut copied = 0;
+                while copied < len {
+                    let k = (len - copied).min(op + copied - from);
+                    buf.copy_within(from..from + k, op + copied);
+                    copied += k;
+                }
+            }
+            op += len;
         }
     }
+    Ok(op)
 }
 
 #[cfg(test)]

@@ -493,6 +493,7 @@ impl Parser {
             node_ranges: &mut self.node_ranges,
             limit: self.cfg.max_buffered,
             piece: self.cfg.batch_bytes,
+            room: self.cfg.batch_items.saturating_sub(self.open.map_or(0, |o| o.items)).max(1),
         };
         let step = match self.value.step(&mut cx) {
             Ok(step) => step,

@@ -30,6 +30,8 @@ pub(crate) struct Cx<'a, 's> {
     pub(crate) limit: usize,
     /// Size of one piece of a big string.
     pub(crate) piece: usize,
+    /// How many more items the open batch takes (at least 1).
+    pub(crate) room: usize,
 }
 
 impl Cx<'_, '_> {

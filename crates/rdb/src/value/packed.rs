@@ -243,12 +243,16 @@ impl PackedState {
             self.iter = Some(BlobIter::open(cx, blob, fmt, shape)?);
             return Ok(Step::Progress);
         };
-        if iter.next(cx)? {
-            Ok(Step::Items(iter.shape.kind(), 1))
-        } else {
-            self.iter = None;
-            Ok(Step::Done)
+        let kind = iter.shape.kind();
+        let mut n = 0;
+        while n < cx.room {
+            if !iter.next(cx)? {
+                self.iter = None;
+                return Ok(if n > 0 { Step::Last(kind, n) } else { Step::Done });
+            }
+            n += 1;
         }
+        Ok(Step::Items(kind, n))
     }
 }
 
@@ -278,10 +282,17 @@ impl QuicklistState {
 
     pub(crate) fn step(&mut self, cx: &mut Cx<'_, '_>) -> Res<Step> {
         if let Some(node) = self.node.as_mut() {
-            if node.next(cx)? {
-                return Ok(Step::Items(ItemKind::List, 1));
+            let mut n = 0;
+            while n < cx.room && node.next(cx)? {
+                n += 1;
+            }
+            if n == cx.room {
+                return Ok(Step::Items(ItemKind::List, n));
             }
             self.node = None;
+            if n > 0 {
+                return Ok(Step::Items(ItemKind::List, n));
+            }
         }
         let left = match self.nodes_left {
             None => {

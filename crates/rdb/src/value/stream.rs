@@ -70,10 +70,24 @@ impl StreamState {
             Phase::NodeCount => (Step::Progress, Phase::Nodes { left: cx.cur.count()? }),
             Phase::Nodes { left: 0 } => (Step::Progress, Phase::Meta),
             Phase::Nodes { left } => (Step::Progress, open_node(cx, left)?),
-            Phase::Node { left, mut node } => match node_step(cx, &mut node)? {
-                Some(step) => (step, Phase::Node { left, node }),
-                None => (Step::Progress, Phase::Nodes { left: left - 1 }),
-            },
+            Phase::Node { left, mut node } => {
+                let mut n = 0;
+                loop {
+                    match node_step(cx, &mut node)? {
+                        Some(Step::Items(_, k)) => {
+                            n += k;
+                            if n >= cx.room {
+                                break (Step::Items(ItemKind::StreamEntries, n), Phase::Node { left, node });
+                            }
+                        }
+                        Some(_) => {}
+                        None if n > 0 => {
+                            break (Step::Items(ItemKind::StreamEntries, n), Phase::Nodes { left: left - 1 })
+                        }
+                        None => break (Step::Progress, Phase::Nodes { left: left - 1 }),
+                    }
+                }
+            }
             Phase::Meta => (Step::Single(self.meta(cx)?), Phase::GroupCount),
             Phase::GroupCount => (Step::Progress, self.after_group(cx.cur.count()?)),
             Phase::Group { groups } => self.group(cx, groups)?,
