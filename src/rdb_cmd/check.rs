@@ -48,7 +48,8 @@ pub(crate) fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     let mut input = Input::open(&args.file)?;
     let mut s = Summary::default();
     let started = std::time::Instant::now();
-    let finished = parse_input(&mut input, args.parser.config(), |event| {
+    let parser = args.parser.config().decode_raw_values(false);
+    let finished = parse_input(&mut input, parser, |event| {
         s.event(event, args.largest);
         Ok(())
     })?;
@@ -71,10 +72,22 @@ impl Summary {
                     *slot += 1;
                 }
                 self.with_expiry += u64::from(k.expire_ms.is_some());
-                self.current_key.clear();
-                self.current_key.extend_from_slice(k.key.get(..120).unwrap_or(k.key));
-                self.current =
-                    Some(Sized { db: k.db, key: Vec::new(), kind: k.kind(), offset: k.offset, bytes: 0, elements: 0 });
+                match k.raw {
+                    // Held raw, the key comes whole: no pieces and no KeyEnd follow.
+                    Some(raw) => self.keep_largest(k.db, k.key, k.kind(), raw.end.saturating_sub(k.offset), 0, keep),
+                    None => {
+                        self.current_key.clear();
+                        self.current_key.extend_from_slice(k.key.get(..120).unwrap_or(k.key));
+                        self.current = Some(Sized {
+                            db: k.db,
+                            key: Vec::new(),
+                            kind: k.kind(),
+                            offset: k.offset,
+                            bytes: 0,
+                            elements: 0,
+                        });
+                    }
+                }
             }
             Event::Value(v) => {
                 if let Some(cur) = self.current.as_mut() {
@@ -82,9 +95,11 @@ impl Summary {
                 }
             }
             Event::KeyEnd { offset } => {
-                if let Some(mut cur) = self.current.take() {
-                    cur.bytes = offset.saturating_sub(cur.offset);
-                    self.keep_largest(cur, keep);
+                if let Some(cur) = self.current.take() {
+                    let key = std::mem::take(&mut self.current_key);
+                    let bytes = offset.saturating_sub(cur.offset);
+                    self.keep_largest(cur.db, &key, cur.kind, bytes, cur.elements, keep);
+                    self.current_key = key;
                 }
             }
             Event::End(c) => self.checksum = Some(*c),
@@ -92,17 +107,13 @@ impl Summary {
         }
     }
 
-    fn keep_largest(&mut self, key: Sized, keep: usize) {
-        if keep == 0 {
+    fn keep_largest(&mut self, db: u64, key: &[u8], kind: Kind, bytes: u64, elements: u64, keep: usize) {
+        if keep == 0 || (self.largest.len() == keep && self.largest.last().is_some_and(|l| l.bytes >= bytes)) {
             return;
         }
-        if self.largest.len() == keep && self.largest.last().is_some_and(|l| l.bytes >= key.bytes) {
-            return;
-        }
-        let mut key = key;
-        key.key = self.current_key.clone();
-        let at = self.largest.partition_point(|l| l.bytes >= key.bytes);
-        self.largest.insert(at, key);
+        let key = key.get(..120).unwrap_or(key).to_vec();
+        let at = self.largest.partition_point(|l| l.bytes >= bytes);
+        self.largest.insert(at, Sized { db, key, kind, offset: 0, bytes, elements });
         self.largest.truncate(keep);
     }
 

@@ -34,7 +34,7 @@ async fn run(args: &RestoreArgs, url: Endpoint) -> anyhow::Result<ExitCode> {
     let mut parser = args.parser.config();
     if mode == Mode::Restore {
         let all = parser.max_buffered;
-        parser = parser.raw_value_max(all);
+        parser = parser.raw_value_max(all).decode_raw_values(false);
     }
     let cfg = ConvertConfig::default().mode(mode).target(target).db(url.db).now_ms(Some(super::now_ms()));
     let mut input = Input::open(&args.file)?;

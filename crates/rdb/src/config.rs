@@ -21,11 +21,21 @@ pub struct ParserConfig {
     /// string or module value the parser will hold whole. Default 512 MiB (Redis's own
     /// `proto-max-bulk-len`).
     pub max_buffered: usize,
+    /// When false, a key handed out raw ([`crate::Key::raw`] is `Some`) comes only raw:
+    /// no `Value` pieces and no `KeyEnd` follow it (the value is still read and
+    /// validated). For consumers that only need raw values. Default true.
+    pub decode_raw_values: bool,
 }
 
 impl Default for ParserConfig {
     fn default() -> Self {
-        ParserConfig { batch_items: 512, batch_bytes: 1 << 20, raw_value_max: 512 << 10, max_buffered: 512 << 20 }
+        ParserConfig {
+            batch_items: 512,
+            batch_bytes: 1 << 20,
+            raw_value_max: 512 << 10,
+            max_buffered: 512 << 20,
+            decode_raw_values: true,
+        }
     }
 }
 
@@ -45,6 +55,12 @@ impl ParserConfig {
     /// Sets [`ParserConfig::raw_value_max`].
     pub fn raw_value_max(mut self, n: usize) -> Self {
         self.raw_value_max = n;
+        self
+    }
+
+    /// Sets [`ParserConfig::decode_raw_values`].
+    pub fn decode_raw_values(mut self, decode: bool) -> Self {
+        self.decode_raw_values = decode;
         self
     }
 

@@ -126,6 +126,8 @@ pub struct RawValue<'a> {
     pub value: &'a [u8],
     /// The RDB version the value is encoded in.
     pub version: u16,
+    /// Stream offset just past the value.
+    pub end: u64,
 }
 
 /// A piece of a key's value. Collections come in batches; a big string in pieces.

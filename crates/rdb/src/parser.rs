@@ -303,6 +303,9 @@ impl Parser {
                 self.finish_key();
                 return Some(Ready::Empty(key));
             }
+            if key.done && key.raw_ok && !self.cfg.decode_raw_values {
+                self.finish_key();
+            }
             return Some(Ready::Key(key));
         }
         let out = self.queue.pop_front()?;
@@ -445,16 +448,18 @@ impl Parser {
             return;
         }
         let end = cur.offset();
+        let Some(key) = self.key.as_mut() else { return };
+        key.done = true;
+        key.value_end = end;
+        key.items = 1;
+        key.raw_ok = key.raw_ok && end - key.value_start <= key.raw_limit;
+        if key.raw_ok && !self.cfg.decode_raw_values {
+            return; // handed out raw only: no pieces to queue
+        }
         let slot = self.slots.len();
         self.slots.push(Slot::Input { start, len: piece });
         self.queue.push_back(Out::Chunk { kind: ItemKind::StringPiece, start: slot, end: slot + 1 });
         self.queue.push_back(Out::KeyEnd(end));
-        if let Some(key) = self.key.as_mut() {
-            key.done = true;
-            key.value_end = end;
-            key.items = 1;
-            key.raw_ok = key.raw_ok && end - key.value_start <= key.raw_limit;
-        }
     }
 
     /// The EOF opcode and, from RDB 5, the CRC-64 of everything before it.
@@ -649,6 +654,7 @@ impl Parser {
             type_byte: k.type_byte,
             value: arena.bytes(Slot::Input { start: k.value_start, len: (k.value_end - k.value_start) as usize }),
             version: self.format.map_or(0, |f| f.version as u16),
+            end: k.value_end,
         });
         Key {
             db: k.db,
