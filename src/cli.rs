@@ -25,6 +25,40 @@ pub(crate) enum Command {
     /// Read, check and load RDB files.
     #[command(subcommand)]
     Rdb(RdbCommand),
+    /// Copy a live master to a target: full sync, then follow its write stream.
+    Sync(SyncArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SyncArgs {
+    /// The master: `redis://[user:pass@]host:port` or `rediss://…`.
+    #[arg(long)]
+    pub(crate) source: String,
+    /// The target: `redis://[user:pass@]host:port[/db]` or `rediss://…`. With `/db`,
+    /// every key goes into that database.
+    #[arg(long)]
+    pub(crate) target: String,
+    /// Senders, each with its own connection to the target; keys are spread over them by
+    /// hash slot, so each key's writes stay in order.
+    #[arg(long, default_value_t = 8)]
+    pub(crate) shards: usize,
+    /// Exit 0 as soon as the snapshot is fully applied on the target.
+    #[arg(long)]
+    pub(crate) once: bool,
+    /// RESTORE payloads or commands, per key.
+    #[arg(long, value_enum, default_value_t = ModeArg::Auto)]
+    pub(crate) mode: ModeArg,
+    /// Commands in flight per connection, at most.
+    #[arg(long, default_value_t = 1024)]
+    pub(crate) window: usize,
+    /// Forward PUBLISH from the master's stream.
+    #[arg(long)]
+    pub(crate) forward_publish: bool,
+    /// TLS options, for whichever of source and target is `rediss://`.
+    #[command(flatten)]
+    pub(crate) tls: TlsArgs,
+    #[command(flatten)]
+    pub(crate) parser: ParserArgs,
 }
 
 #[derive(Debug, Subcommand)]

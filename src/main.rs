@@ -3,6 +3,7 @@
 
 mod cli;
 mod rdb_cmd;
+mod sync_cmd;
 
 use std::process::ExitCode;
 
@@ -13,6 +14,7 @@ fn main() -> ExitCode {
     init_logging(cli.log_format);
     let result = match cli.command {
         cli::Command::Rdb(cmd) => rdb_cmd::run(cmd),
+        cli::Command::Sync(args) => sync_cmd::run(&args),
     };
     match result {
         Ok(code) => code,

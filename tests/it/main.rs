@@ -5,3 +5,4 @@
 mod cli;
 mod rdb_corpus;
 mod rdb_roundtrip;
+mod sync;

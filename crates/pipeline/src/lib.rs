@@ -19,4 +19,4 @@ mod shard;
 mod writer;
 
 pub use error::WriterError;
-pub use writer::{Writer, WriterConfig};
+pub use writer::{Writer, WriterConfig, WriterProgress};

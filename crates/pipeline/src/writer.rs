@@ -5,7 +5,7 @@
 //! one read from the master); `ready` dispatches it, so a slow target slows the reading.
 
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use replicant_convert::{CommandInfo, Commands, ConvertConfig, Converter, TargetProfile};
@@ -47,6 +47,25 @@ impl Default for WriterConfig {
             forward_publish: false,
             convert: ConvertConfig::default(),
         }
+    }
+}
+
+/// The writer's progress, readable from other tasks.
+#[derive(Debug, Default)]
+pub struct WriterProgress {
+    /// The committed source offset (valid once `streaming` is set).
+    pub committed: AtomicU64,
+    /// Whether the snapshot was fully dispatched and offsets are meaningful.
+    pub streaming: AtomicBool,
+    /// Offset the stream continues from after the snapshot.
+    pub snapshot_offset: AtomicU64,
+}
+
+impl WriterProgress {
+    /// Whether the snapshot is applied on the target (every command acknowledged).
+    pub fn snapshot_applied(&self) -> bool {
+        self.streaming.load(Ordering::Relaxed)
+            && self.committed.load(Ordering::Relaxed) >= self.snapshot_offset.load(Ordering::Relaxed)
     }
 }
 
@@ -95,6 +114,7 @@ pub struct Writer {
     /// Whether the snapshot was dispatched whole (committed offsets mean something).
     streaming: bool,
     target: TargetProfile,
+    progress: Arc<WriterProgress>,
 }
 
 impl Writer {
@@ -132,7 +152,13 @@ impl Writer {
             dispatched: 0,
             streaming: false,
             target: profile,
+            progress: Arc::default(),
         })
+    }
+
+    /// Progress figures shared with other tasks.
+    pub fn progress(&self) -> Arc<WriterProgress> {
+        self.progress.clone()
     }
 
     /// The target's profile (family and version).
@@ -202,6 +228,8 @@ impl Writer {
                     self.flush_pending().await?;
                     self.dispatched = offset;
                     self.streaming = true;
+                    self.progress.snapshot_offset.store(offset, Ordering::Relaxed);
+                    self.progress.streaming.store(true, Ordering::Relaxed);
                 }
             }
         }
@@ -412,6 +440,7 @@ impl Sink for Writer {
     fn full_sync(&mut self, _replid: Option<ReplId>, offset: u64, _restart: bool) -> Result<(), SinkError> {
         self.offset = offset;
         self.streaming = false;
+        self.progress.streaming.store(false, Ordering::Relaxed);
         Ok(())
     }
 
@@ -453,6 +482,8 @@ impl Sink for Writer {
             let (sent, acked) = (s.progress.sent.load(Ordering::Relaxed), s.progress.acked.load(Ordering::Relaxed));
             (acked < sent).then_some(acked)
         });
-        Some(behind.fold(self.dispatched, u64::min))
+        let committed = behind.fold(self.dispatched, u64::min);
+        self.progress.committed.store(committed, Ordering::Relaxed);
+        Some(committed)
     }
 }
