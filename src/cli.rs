@@ -54,6 +54,12 @@ pub(crate) struct SyncArgs {
     /// Forward PUBLISH from the master's stream.
     #[arg(long)]
     pub(crate) forward_publish: bool,
+    /// Commands per second sent to the target, at most (protects a production target).
+    #[arg(long)]
+    pub(crate) max_ops: Option<u64>,
+    /// Bytes per second sent to the target, at most.
+    #[arg(long)]
+    pub(crate) max_bytes: Option<u64>,
     /// TLS options, for whichever of source and target is `rediss://`.
     #[command(flatten)]
     pub(crate) tls: TlsArgs,

@@ -10,7 +10,7 @@ use anyhow::Context;
 use replicant_convert::{ConvertConfig, Mode};
 use replicant_link::{LinkConfig, LinkStatus};
 use replicant_net::Endpoint;
-use replicant_pipeline::{Writer, WriterConfig, WriterProgress};
+use replicant_pipeline::{RateLimit, Writer, WriterConfig, WriterProgress};
 
 use crate::cli::SyncArgs;
 
@@ -32,6 +32,7 @@ async fn sync(args: &SyncArgs) -> anyhow::Result<ExitCode> {
     cfg.shards = args.shards;
     cfg.window = args.window;
     cfg.forward_publish = args.forward_publish;
+    cfg.rate = RateLimit::new(args.max_ops, args.max_bytes);
     cfg.convert = ConvertConfig::default().mode(mode).now_ms(Some(crate::rdb_cmd::now_ms()));
     let mut writer = Writer::connect(&target, cfg).await.context("cannot set up the target")?;
     let progress = writer.progress();

@@ -14,9 +14,11 @@
 #![deny(missing_docs)]
 
 mod error;
+mod limit;
 pub mod route;
 mod shard;
 mod writer;
 
 pub use error::WriterError;
+pub use limit::RateLimit;
 pub use writer::{Writer, WriterConfig, WriterProgress};

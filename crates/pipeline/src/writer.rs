@@ -17,6 +17,7 @@ use replicant_target::Connection;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::limit::{Limiter, RateLimit};
 use crate::route::{route, Route};
 use crate::shard::{self, Failure, Msg, Progress};
 use crate::WriterError;
@@ -36,6 +37,8 @@ pub struct WriterConfig {
     /// Snapshot conversion (mode, expired keys, db remapping). The target profile is read
     /// from the target.
     pub convert: ConvertConfig,
+    /// Commands and bytes per second sent to the target, at most. Default: unlimited.
+    pub rate: RateLimit,
 }
 
 impl Default for WriterConfig {
@@ -46,6 +49,7 @@ impl Default for WriterConfig {
             batch_commands: 256,
             forward_publish: false,
             convert: ConvertConfig::default(),
+            rate: RateLimit::none(),
         }
     }
 }
@@ -115,6 +119,7 @@ pub struct Writer {
     streaming: bool,
     target: TargetProfile,
     progress: Arc<WriterProgress>,
+    limiter: Limiter,
 }
 
 impl Writer {
@@ -126,6 +131,7 @@ impl Writer {
         let profile = TargetProfile::from_info(&info).unwrap_or_else(TargetProfile::latest);
         let mut convert = cfg.convert.clone().target(profile).db(target.db.or(cfg.convert.db));
         convert.select = false;
+        let limiter = Limiter::new(cfg.rate);
         let failure: Failure = Arc::default();
         let mut shards = Vec::with_capacity(cfg.shards);
         let mut tasks = Vec::with_capacity(cfg.shards);
@@ -153,6 +159,7 @@ impl Writer {
             streaming: false,
             target: profile,
             progress: Arc::default(),
+            limiter,
         })
     }
 
@@ -262,15 +269,17 @@ impl Writer {
     }
 
     async fn send_pending(&mut self, i: usize) -> Result<(), WriterError> {
-        let Some(shard) = self.shards.get_mut(i) else { return Err(WriterError::Stopped) };
-        if shard.pending.is_empty() {
-            return Ok(());
-        }
-        let commands = shard.pending.take();
-        let offset = shard.pending_offset;
+        let (commands, offset) = {
+            let Some(shard) = self.shards.get_mut(i) else { return Err(WriterError::Stopped) };
+            if shard.pending.is_empty() {
+                return Ok(());
+            }
+            (shard.pending.take(), shard.pending_offset)
+        };
+        self.limiter.take(commands.len(), commands.byte_len()).await;
+        let Some(shard) = self.shards.get(i) else { return Err(WriterError::Stopped) };
         shard.progress.sent.store(offset, Ordering::Relaxed);
-        let sent = shard.tx.send(Msg::Batch { commands, offset }).await;
-        if sent.is_err() {
+        if shard.tx.send(Msg::Batch { commands, offset }).await.is_err() {
             return Err(self.failed());
         }
         Ok(())

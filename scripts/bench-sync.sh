@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Full-sync benchmark (make bench-sync): replicant `sync --once` side by side with
+#  - `redis-cli --pipe` of the same commands (replicant's own conversion, dumped to a
+#    file beforehand): the target's ingest limit;
+#  - a native replica (`redis-server --replicaof`), timed until its link is up and the
+#    data loaded.
+# Datasets: 2M small string keys, and 200 collections of 50k elements (lists, sets,
+# sorted sets, hashes). Every run uses a fresh target. Prints a Markdown table.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+REDIS_SERVER=${REPLICANT_REDIS_SERVER:-redis-server}
+cargo build --release --quiet
+BIN=$PWD/target/release/replicant
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+start() { # name port [args…]
+  local name=$1 port=$2; shift 2
+  mkdir -p "$WORK/$name"
+  "$REDIS_SERVER" --port "$port" --bind 127.0.0.1 --dir "$WORK/$name" --save "" --appendonly no \
+    --enable-debug-command local --logfile "$WORK/$name/log" "$@" &
+  PIDS+=($!)
+  for _ in $(seq 200); do redis-cli -p "$port" ping >/dev/null 2>&1 && return 0; sleep 0.05; done
+  echo "server $name did not start"; cat "$WORK/$name/log"; exit 1
+}
+stop() { redis-cli -p "$1" shutdown nosave >/dev/null 2>&1 || true; }
+now() { date +%s.%N; }
+
+fill_small() { redis-cli -p "$1" DEBUG POPULATE 2000000 key 32 >/dev/null; }
+
+fill_collections() { # 200 collections of 50k elements, 50 of each type
+  python3 - "$1" <<'PY'
+import socket, sys
+port = int(sys.argv[1])
+def cmd(*args):
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+buf = []
+for c in range(200):
+    kind = c % 4
+    for start in range(0, 50000, 1000):
+        items = range(start, start + 1000)
+        if kind == 0:
+            buf.append(cmd("RPUSH", f"list:{c}", *[f"item-{i}" for i in items]))
+        elif kind == 1:
+            buf.append(cmd("SADD", f"set:{c}", *[f"member-{i}" for i in items]))
+        elif kind == 2:
+            args = []
+            for i in items:
+                args += [i * 1.5, f"m-{i}"]
+            buf.append(cmd("ZADD", f"zset:{c}", *args))
+        else:
+            args = []
+            for i in items:
+                args += [f"field-{i}", f"value-{i}"]
+            buf.append(cmd("HSET", f"hash:{c}", *args))
+sys.stdout.buffer.write(b"".join(buf))
+PY
+}
+
+measure() { # dataset-name fill-function
+  local name=$1 fill=$2
+  local src; src=$(free_port)
+  start src "$src" --repl-diskless-sync-delay 0 --repl-backlog-size 64mb
+  if [ "$fill" = fill_collections ]; then fill_collections "$src" | redis-cli -p "$src" --pipe >/dev/null; else fill_small "$src"; fi
+  redis-cli -p "$src" SAVE >/dev/null
+  local keys; keys=$(redis-cli -p "$src" DBSIZE)
+  local digest; digest=$(redis-cli -p "$src" DEBUG DIGEST)
+
+  # replicant sync --once
+  local t; t=$(free_port); start t1 "$t"
+  local a; a=$(now)
+  "$BIN" sync --source "redis://127.0.0.1:$src" --target "redis://127.0.0.1:$t" --once 2>/dev/null
+  local b; b=$(now)
+  [ "$(redis-cli -p "$t" DEBUG DIGEST)" = "$digest" ] || { echo "replicant copy differs"; exit 1; }
+  local rep; rep=$(echo "$b - $a" | bc)
+  stop "$t"
+
+  # redis-cli --pipe of the same commands
+  "$BIN" rdb dump --mode auto --target-version 7.0 "$WORK/src/dump.rdb" > "$WORK/cmds.resp"
+  t=$(free_port); start t2 "$t"
+  a=$(now)
+  redis-cli -p "$t" --pipe < "$WORK/cmds.resp" >/dev/null
+  b=$(now)
+  [ "$(redis-cli -p "$t" DEBUG DIGEST)" = "$digest" ] || { echo "redis-cli copy differs"; exit 1; }
+  local pipe; pipe=$(echo "$b - $a" | bc)
+  stop "$t"
+
+  # native replica
+  t=$(free_port)
+  a=$(now)
+  start t3 "$t" --replicaof 127.0.0.1 "$src"
+  until redis-cli -p "$t" INFO replication | grep -q "master_link_status:up" \
+        && redis-cli -p "$t" INFO persistence | grep -q '^loading:0'; do sleep 0.01; done
+  b=$(now)
+  [ "$(redis-cli -p "$t" DEBUG DIGEST)" = "$digest" ] || { echo "replica copy differs"; exit 1; }
+  local native; native=$(echo "$b - $a" | bc)
+  stop "$t"
+  stop "$src"
+  printf '| %s (%s keys) | %.2f s | %.2f s | %.2f s | %.2f× |\n' "$name" "$keys" "$rep" "$pipe" "$native" "$(echo "$rep / $pipe" | bc -l)"
+}
+
+echo "| dataset | replicant sync --once | redis-cli --pipe (same commands) | native replica | replicant / pipe |"
+echo "| --- | ---: | ---: | ---: | ---: |"
+measure "2M small keys" fill_small
+measure "200 collections of 50k" fill_collections
