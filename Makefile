@@ -7,7 +7,7 @@ REDIS_SERVER ?= $(or $(REPLICANT_REDIS_SERVER),redis-server)
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .DEFAULT_GOAL := build
-.PHONY: build test lint bench bench-check demo deps
+.PHONY: build test lint bench bench-check bench-sync demo deps
 
 build:
 	$(CARGO) build --release
@@ -36,6 +36,10 @@ bench: deps
 bench-check: deps
 	bash scripts/gen-bench-rdb.sh
 	$(CARGO) bench --bench parse -- --check-vs-redis
+
+# Full sync side by side with redis-cli --pipe and a native replica (docs/performance.md).
+bench-sync: deps
+	bash scripts/bench-sync.sh
 
 demo: deps
 	bash scripts/demo.sh

@@ -6,6 +6,7 @@
 #    data loaded.
 # Datasets: 2M small string keys, and 200 collections of 50k elements (lists, sets,
 # sorted sets, hashes). Every run uses a fresh target. Prints a Markdown table.
+# Usage: scripts/bench-sync.sh [small] [collections]   (default: both)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +26,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 start() { # name port [args…]
   local name=$1 port=$2; shift 2
+  rm -rf "${WORK:?}/$name"
   mkdir -p "$WORK/$name"
   "$REDIS_SERVER" --port "$port" --bind 127.0.0.1 --dir "$WORK/$name" --save "" --appendonly no \
     --enable-debug-command local --logfile "$WORK/$name/log" "$@" &
@@ -114,5 +116,10 @@ measure() { # dataset-name fill-function
 
 echo "| dataset | replicant sync --once | redis-cli --pipe (same commands) | native replica | replicant / pipe |"
 echo "| --- | ---: | ---: | ---: | ---: |"
-measure "2M small keys" fill_small
-measure "200 collections of 50k" fill_collections
+for set in "${@:-small collections}"; do
+  case $set in
+    small) measure "2M small keys" fill_small ;;
+    collections) measure "200 collections of 50k" fill_collections ;;
+    *) echo "unknown dataset $set (small, collections)"; exit 2 ;;
+  esac
+done

@@ -84,13 +84,18 @@ impl Commands {
 
     /// Appends an encoded command that came from elsewhere (the replication stream).
     pub fn push_raw(&mut self, name: &'static str, db: u64, key: Option<&[u8]>, bytes: &[u8]) {
+        self.note(name, db, key);
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// Records what the next command is and where it starts.
+    fn note(&mut self, name: &'static str, db: u64, key: Option<&[u8]>) {
         let start = self.keys.len();
         let k = key.unwrap_or_default();
         self.keys.extend_from_slice(k.get(..KEY_NOTE_MAX).unwrap_or(k));
         let slot = key.map_or(0, crate::slot::key_slot);
         self.info.push(CommandInfo { name, db, slot, keyed: key.is_some(), key: start..self.keys.len() });
         self.starts.push(self.buf.len());
-        self.buf.extend_from_slice(bytes);
     }
 
     /// Bytes encoded so far.
@@ -131,12 +136,7 @@ impl Commands {
 
     fn start(&mut self, name: &'static str, args: usize, db: u64, key: Option<&[u8]>) -> &mut Self {
         debug_assert_eq!(self.open, 0, "previous command incomplete");
-        let start = self.keys.len();
-        let k = key.unwrap_or_default();
-        self.keys.extend_from_slice(k.get(..KEY_NOTE_MAX).unwrap_or(k));
-        let slot = key.map_or(0, crate::slot::key_slot);
-        self.info.push(CommandInfo { name, db, slot, keyed: key.is_some(), key: start..self.keys.len() });
-        self.starts.push(self.buf.len());
+        self.note(name, db, key);
         self.buf.push(b'*');
         self.push_usize(args);
         self.open = args;
