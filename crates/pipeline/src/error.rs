@@ -10,9 +10,6 @@ pub enum WriterError {
     /// A key could not be converted for this target.
     #[error(transparent)]
     Convert(#[from] replicant_convert::ConvertError),
-    /// A transaction spans keys of several slots and the target is a cluster.
-    #[error("a MULTI/EXEC transaction of the source touches keys in several hash slots, which a cluster target cannot run atomically")]
-    CrossSlotTransaction,
     /// A sender stopped without saying why.
     #[error("a target sender stopped")]
     Stopped,
