@@ -10,6 +10,17 @@ pub enum WriterError {
     /// A key could not be converted for this target.
     #[error(transparent)]
     Convert(#[from] replicant_convert::ConvertError),
+    /// A command the source ran cannot run on a cluster target.
+    #[error("{what} cannot run on a cluster target: {why}")]
+    Cluster {
+        /// The command.
+        what: String,
+        /// Why not.
+        why: &'static str,
+    },
+    /// The target's cluster slot map could not be read or is incomplete.
+    #[error("cannot read the target's cluster slot map: {0}")]
+    SlotMap(String),
     /// A sender stopped without saying why.
     #[error("a target sender stopped")]
     Stopped,

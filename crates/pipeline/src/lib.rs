@@ -17,6 +17,7 @@ mod error;
 mod limit;
 pub mod route;
 mod shard;
+mod topology;
 mod writer;
 
 pub use error::WriterError;

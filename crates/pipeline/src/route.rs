@@ -28,7 +28,12 @@ pub enum Route {
     /// Split into one command per slot: the argument indices each part keeps (after the
     /// command name).
     Split(Vec<(u16, Vec<usize>)>),
-    /// Must run alone.
+    /// Keys in several slots and no exact split: must run alone (a cluster cannot run it).
+    CrossSlot,
+    /// A known command without keys that acts on the whole server (`FLUSHALL`,
+    /// `FUNCTION`, …): must run alone, and on every node of a cluster.
+    Broadcast,
+    /// Not in the table: must run alone (a cluster cannot route it).
     Barrier,
 }
 
@@ -81,6 +86,9 @@ pub fn route(args: &[&[u8]], forward_publish: bool) -> Route {
         }
         _ => {}
     }
+    if matches!(name, "FLUSHALL" | "FLUSHDB" | "FUNCTION" | "SCRIPT" | "SWAPDB") {
+        return Route::Broadcast;
+    }
     let Some((keys, split)) = spec(name) else { return Route::Barrier };
     let Some(positions) = key_positions(args, keys) else { return Route::Barrier };
     let mut slots = positions.iter().filter_map(|&i| args.get(i)).map(|k| key_slot(k));
@@ -89,7 +97,7 @@ pub fn route(args: &[&[u8]], forward_publish: bool) -> Route {
         return Route::Slot(first);
     }
     match split {
-        Split::No => Route::Barrier,
+        Split::No => Route::CrossSlot,
         Split::EachKey => group(args, &positions, 1),
         Split::EachPair => group(args, &positions, 2),
     }
@@ -304,15 +312,15 @@ mod tests {
         assert_eq!(r("SET k v"), Route::Slot(slot("k")));
         assert_eq!(r("XGROUP CREATE s g $"), Route::Slot(slot("s")));
         assert_eq!(r("RENAME {a}1 {a}2"), Route::Slot(slot("a")));
-        assert_eq!(r("RENAME a b"), Route::Barrier);
-        assert_eq!(r("FLUSHALL"), Route::Barrier);
-        assert_eq!(r("FUNCTION LOAD x"), Route::Barrier);
+        assert_eq!(r("RENAME a b"), Route::CrossSlot);
+        assert_eq!(r("FLUSHALL"), Route::Broadcast);
+        assert_eq!(r("FUNCTION LOAD x"), Route::Broadcast);
         assert_eq!(r("SOMEMODULE.CMD k"), Route::Barrier);
         assert_eq!(r("EVAL s 0"), Route::Barrier);
         assert_eq!(r("EVAL s 2 {x}a {x}b"), Route::Slot(slot("x")));
-        assert_eq!(r("EVAL s 2 a b"), Route::Barrier);
+        assert_eq!(r("EVAL s 2 a b"), Route::CrossSlot);
         assert_eq!(r("ZUNIONSTORE {z}d 2 {z}a {z}b"), Route::Slot(slot("z")));
-        assert_eq!(r("MSETNX a 1 b 2"), Route::Barrier);
+        assert_eq!(r("MSETNX a 1 b 2"), Route::CrossSlot);
         assert_eq!(r("MSET a"), Route::Barrier, "malformed");
     }
 

@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 use crate::limit::{Limiter, RateLimit};
 use crate::route::{route, Route};
 use crate::shard::{self, Failure, Msg, Progress};
+use crate::topology::Topology;
 use crate::WriterError;
 
 /// Writer settings.
@@ -80,6 +81,8 @@ enum Work {
     /// Commands that must run alone, in order, on one connection (a transaction, or a
     /// command spanning slots).
     Barrier(Commands, u64),
+    /// A keyless command for the whole server: alone, and on every node of a cluster.
+    Broadcast(Commands, u64),
     /// The snapshot is complete.
     SnapshotDone(u64),
 }
@@ -120,6 +123,9 @@ pub struct Writer {
     target: TargetProfile,
     progress: Arc<WriterProgress>,
     limiter: Limiter,
+    topology: Topology,
+    /// Every database written into this one (from the target URL's `/db`).
+    db_map: Option<u64>,
 }
 
 impl Writer {
@@ -129,24 +135,25 @@ impl Writer {
         let mut probe = Connection::connect(target, cfg.window).await?;
         let info = probe.query(&[b"INFO", b"server"]).await?.text();
         let profile = TargetProfile::from_info(&info).unwrap_or_else(TargetProfile::latest);
-        let mut convert = cfg.convert.clone().target(profile).db(target.db.or(cfg.convert.db));
+        let topology = Topology::discover(target, &mut probe, cfg.shards).await?;
+        drop(probe);
+        let db_map = target.db.or(cfg.convert.db);
+        let mut convert = cfg.convert.clone().target(profile).db(db_map);
         convert.select = false;
         let limiter = Limiter::new(cfg.rate);
         let failure: Failure = Arc::default();
-        let mut shards = Vec::with_capacity(cfg.shards);
-        let mut tasks = Vec::with_capacity(cfg.shards);
-        let mut first = Some(probe);
-        for _ in 0..cfg.shards {
-            let conn = match first.take() {
-                Some(c) => c,
-                None => Connection::connect(target, cfg.window).await?,
-            };
+        let mut shards = Vec::with_capacity(topology.endpoints().len());
+        let mut tasks = Vec::with_capacity(topology.endpoints().len());
+        for endpoint in topology.endpoints() {
+            let conn = Connection::connect(endpoint, cfg.window).await?;
             let (tx, rx) = mpsc::channel(4);
             let progress = Arc::new(Progress::default());
             tasks.push(tokio::spawn(shard::run(conn, rx, progress.clone(), failure.clone())));
             shards.push(Shard { tx, progress, pending: Commands::new(), pending_offset: 0, db: None });
         }
         Ok(Writer {
+            topology,
+            db_map,
             converter: Converter::new(convert),
             cfg,
             shards,
@@ -217,18 +224,22 @@ impl Writer {
                 Work::Routed(cmds, offset) => {
                     for (info, bytes) in cmds.iter() {
                         if info.keyed {
-                            let i = usize::from(info.slot) % self.shards.len();
+                            let i = self.topology.sender_for(info.slot);
                             self.stage(i, info, cmds.key_of(info), bytes, offset).await?;
                         } else {
                             let mut one = Commands::new();
                             one.push_encoded(info, cmds.key_of(info), bytes);
-                            self.barrier(one, offset).await?;
+                            self.broadcast(one, offset).await?;
                         }
                     }
                     self.dispatched = offset;
                 }
                 Work::Barrier(cmds, offset) => {
                     self.barrier(cmds, offset).await?;
+                    self.dispatched = offset;
+                }
+                Work::Broadcast(cmds, offset) => {
+                    self.broadcast(cmds, offset).await?;
                     self.dispatched = offset;
                 }
                 Work::SnapshotDone(offset) => {
@@ -252,9 +263,16 @@ impl Writer {
         bytes: &[u8],
         offset: u64,
     ) -> Result<(), WriterError> {
+        let cluster = self.topology.is_cluster();
+        if cluster && info.db != 0 {
+            return Err(WriterError::Cluster {
+                what: format!("a key of database {}", info.db),
+                why: "a cluster has database 0 only; write every database into it with /0 in the target URL",
+            });
+        }
         let full = {
             let Some(shard) = self.shards.get_mut(i) else { return Err(WriterError::Stopped) };
-            if shard.db != Some(info.db) {
+            if !cluster && shard.db != Some(info.db) {
                 shard.pending.begin_keyless("SELECT", 2, info.db).uint(info.db);
                 shard.db = Some(info.db);
             }
@@ -324,61 +342,80 @@ impl Writer {
         self.drain_all().await
     }
 
+    /// Runs keyless server-wide commands alone, on every node of a cluster.
+    async fn broadcast(&mut self, cmds: Commands, offset: u64) -> Result<(), WriterError> {
+        self.drain_all().await?;
+        let heads = self.topology.node_heads().to_vec();
+        for i in heads {
+            for (info, bytes) in cmds.iter() {
+                self.stage(i, info, cmds.key_of(info), bytes, offset).await?;
+            }
+        }
+        self.drain_all().await
+    }
+
     /// Queues a live command, following `MULTI`/`EXEC` and routing by key.
-    fn queue_command(&mut self, cmd: &Command<'_>) {
+    fn queue_command(&mut self, cmd: &Command<'_>) -> Result<(), WriterError> {
         self.offset = cmd.offset;
         let args: Vec<&[u8]> = cmd.args().collect();
         let name = canonical_name(cmd.name());
-        match route(&args, self.cfg.forward_publish) {
+        let db = self.db_map.unwrap_or(cmd.db);
+        let route = route(&args, self.cfg.forward_publish);
+        match route {
             Route::Skip | Route::Select(_) => self.queue_marker(),
             Route::Multi => {
                 let mut tx = Commands::new();
-                tx.push_raw("MULTI", cmd.db, None, cmd.raw());
+                tx.push_raw("MULTI", db, None, cmd.raw());
                 self.tx = Some(Transaction { commands: tx, spans: false });
             }
             Route::Exec => {
                 if let Some(mut tx) = self.tx.take() {
-                    tx.commands.push_raw("EXEC", cmd.db, None, cmd.raw());
-                    self.queue_transaction(tx);
+                    tx.commands.push_raw("EXEC", db, None, cmd.raw());
+                    self.queue_transaction(tx)?;
                 }
             }
             Route::Discard => self.tx = None,
             Route::Slot(slot) => {
                 let key = first_key(&args, slot);
                 if let Some(tx) = self.tx.as_mut() {
-                    tx.commands.push_raw(name, cmd.db, key, cmd.raw());
+                    tx.commands.push_raw(name, db, key, cmd.raw());
                 } else {
                     let mut one = Commands::new();
-                    one.push_raw(name, cmd.db, key, cmd.raw());
+                    one.push_raw(name, db, key, cmd.raw());
                     self.queue_routed(one);
                 }
             }
-            Route::Split(parts) => {
-                if let Some(tx) = self.tx.as_mut() {
-                    tx.commands.push_raw(name, cmd.db, None, cmd.raw());
-                    tx.spans = true;
-                    return;
-                }
+            Route::Split(parts) if self.tx.is_none() => {
                 let mut out = Commands::new();
                 for (_, idx) in parts {
                     let mut part: Vec<&[u8]> = vec![cmd.name()];
                     part.extend(idx.iter().filter_map(|i| args.get(*i).copied()));
                     let key = part.get(1).copied();
-                    out.push_raw(name, cmd.db, key, &encode(&part));
+                    out.push_raw(name, db, key, &encode(&part));
                 }
                 self.queue_routed(out);
             }
-            Route::Barrier => {
+            route => {
                 if let Some(tx) = self.tx.as_mut() {
-                    tx.commands.push_raw(name, cmd.db, None, cmd.raw());
+                    tx.commands.push_raw(name, db, None, cmd.raw());
                     tx.spans = true;
-                    return;
+                    return Ok(());
                 }
                 let mut one = Commands::new();
-                one.push_raw(name, cmd.db, None, cmd.raw());
-                self.work.push_back(Work::Barrier(one, self.offset));
+                one.push_raw(name, db, None, cmd.raw());
+                match route {
+                    Route::Broadcast => self.work.push_back(Work::Broadcast(one, self.offset)),
+                    _ if self.topology.is_cluster() => {
+                        return Err(WriterError::Cluster {
+                            what: format!("{} ({})", String::from_utf8_lossy(cmd.name()), describe(&route)),
+                            why: "its keys are in several hash slots, or replicant does not know where its keys are",
+                        })
+                    }
+                    _ => self.work.push_back(Work::Barrier(one, self.offset)),
+                }
             }
         }
+        Ok(())
     }
 
     fn queue_marker(&mut self) {
@@ -401,13 +438,20 @@ impl Writer {
 
     /// A transaction whose keys all belong to one sender runs there, in order with that
     /// sender's other commands; otherwise it runs alone. Either way it stays atomic.
-    fn queue_transaction(&mut self, tx: Transaction) {
-        let n = self.shards.len();
+    fn queue_transaction(&mut self, tx: Transaction) -> Result<(), WriterError> {
         let tx_spans = tx.spans;
         let tx = tx.commands;
         let slots: Vec<u16> = tx.info().iter().filter(|i| i.keyed).map(|i| i.slot).collect();
-        let same = |a: u16, b: u16| usize::from(a) % n == usize::from(b) % n;
+        let topology = &self.topology;
+        let same = |a: u16, b: u16| topology.sender_for(a) == topology.sender_for(b);
         let one_sender = !tx_spans && slots.first().is_some_and(|first| slots.iter().all(|s| same(*s, *first)));
+        let one_slot = !tx_spans && slots.first().is_some_and(|first| slots.iter().all(|s| s == first));
+        if topology.is_cluster() && !one_slot {
+            return Err(WriterError::Cluster {
+                what: "a MULTI/EXEC transaction".into(),
+                why: "its keys are in several hash slots, so it cannot run atomically on one node",
+            });
+        }
         if one_sender {
             // Bind the whole transaction to that sender: every command carries its slot.
             let slot = slots.first().copied().unwrap_or(0);
@@ -422,6 +466,14 @@ impl Writer {
         } else {
             self.work.push_back(Work::Barrier(tx, self.offset));
         }
+        Ok(())
+    }
+}
+
+fn describe(route: &Route) -> &'static str {
+    match route {
+        Route::CrossSlot => "keys in several hash slots",
+        _ => "not in replicant's command table",
     }
 }
 
@@ -475,8 +527,7 @@ impl Sink for Writer {
     }
 
     fn command(&mut self, command: &Command<'_>) -> Result<(), SinkError> {
-        self.queue_command(command);
-        Ok(())
+        self.queue_command(command).map_err(|e| Box::new(e) as SinkError)
     }
 
     async fn ready(&mut self) -> Result<(), SinkError> {

@@ -196,3 +196,114 @@ fn a_target_error_stops_the_run_with_the_key_named() {
     let kept: String = redis::cmd("GET").arg("planted").query(&mut target.conn()).unwrap();
     assert_eq!(kept, "a string");
 }
+
+/// Like [`Sync`], into a cluster given by one node's URL.
+fn sync_into(source: &RedisServer, target: Endpoint, shards: usize) -> Sync {
+    let status = Arc::new(LinkStatus::default());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let (src, st) = (source.port(), status.clone());
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        rt.block_on(async move {
+            let mut cfg = WriterConfig::default();
+            cfg.shards = shards;
+            let mut writer = Writer::connect(&target, cfg).await.map_err(|e| format!("{e:#}"))?;
+            let mut link = LinkConfig::new(Endpoint::tcp("127.0.0.1", src));
+            link.max_attempts = Some(3);
+            let result = replicant_link::run(link, &mut writer, st, async {
+                let _ = rx.await;
+            })
+            .await;
+            match result {
+                Ok(()) => writer.close().await.map_err(|e| format!("{e:#}")),
+                Err(e) => Err(describe(&e)),
+            }
+        })
+    });
+    Sync { status, stop: Some(tx), thread: Some(thread) }
+}
+
+#[test]
+fn a_cluster_target_ends_equal_to_the_source() {
+    let source = RedisServer::start();
+    let cluster = replicant_testkit::RedisCluster::start(3);
+    let mut conn = source.conn();
+    fill::fill_mixed(&mut conn, 3_000);
+    let _: () = redis::cmd("FUNCTION")
+        .arg("LOAD")
+        .arg("#!lua name=clib\nredis.register_function('cf', function() return 1 end)")
+        .query(&mut conn)
+        .unwrap();
+    let seed = Endpoint::tcp("127.0.0.1", cluster.nodes[0].port());
+    let sync = sync_into(&source, seed, 6);
+    sync.wait_streaming();
+    mixed_workload_one_db(&mut conn, 3_000, 9);
+    let expected = snapshot(&mut source.conn());
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let taken = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cluster.snapshot()));
+        if let Ok(image) = taken {
+            match replicant_testkit::diff_report(&expected, &image) {
+                None => break,
+                Some(report) => assert!(std::time::Instant::now() < deadline, "{report}"),
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Every master got the function library.
+    for node in &cluster.nodes {
+        assert!(node.cli(&["FUNCTION", "LIST"]).contains("clib"), "function missing on {}", node.addr());
+    }
+}
+
+#[test]
+fn a_cross_slot_transaction_stops_a_cluster_sync_clearly() {
+    let source = RedisServer::start();
+    let cluster = replicant_testkit::RedisCluster::start(3);
+    let sync = sync_into(&source, Endpoint::tcp("127.0.0.1", cluster.nodes[0].port()), 3);
+    sync.wait_streaming();
+    let _: () = redis::pipe()
+        .atomic()
+        .cmd("SET")
+        .arg("a")
+        .arg(1)
+        .ignore()
+        .cmd("SET")
+        .arg("b")
+        .arg(2)
+        .ignore()
+        .query(&mut source.conn())
+        .unwrap();
+    let err = sync.join().unwrap_err();
+    assert!(err.contains("MULTI/EXEC") && err.contains("several hash slots"), "{err}");
+}
+
+/// The mixed workload with transactions confined to one hash slot (as a cluster needs).
+fn mixed_workload_one_db(conn: &mut redis::Connection, rounds: usize, seed: u64) {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    for r in 0..rounds {
+        let a = format!("{{t}}k{}", rng.random_range(0..20));
+        let b = format!("k{}", rng.random_range(0..20));
+        match rng.random_range(0..6) {
+            0 => drop(redis::cmd("INCR").arg(format!("n{}", rng.random_range(0..5))).query::<i64>(conn)),
+            1 => drop(redis::cmd("LPUSH").arg(format!("l{}", rng.random_range(0..5))).arg(r).query::<i64>(conn)),
+            2 => drop(redis::cmd("DEL").arg(&a).arg(&b).query::<i64>(conn)),
+            3 => drop(redis::cmd("MSET").arg(&a).arg(r).arg(&b).arg(r + 1).query::<String>(conn)),
+            4 => {
+                let _: () = redis::pipe()
+                    .atomic()
+                    .cmd("INCRBY")
+                    .arg(&a)
+                    .arg(3)
+                    .ignore()
+                    .cmd("SET")
+                    .arg("{t}other")
+                    .arg(r)
+                    .ignore()
+                    .query(conn)
+                    .unwrap_or(());
+            }
+            _ => drop(redis::cmd("SET").arg(&b).arg(r).query::<String>(conn)),
+        }
+    }
+}

@@ -128,6 +128,13 @@ impl Snapshot {
         self.dbs.keys().copied()
     }
 
+    /// Adds every key of `other` (the image of another cluster node).
+    pub fn merge(&mut self, other: Snapshot) {
+        for (db, keys) in other.dbs {
+            self.dbs.entry(db).or_default().extend(keys);
+        }
+    }
+
     /// The key `key` of database `db`.
     pub fn get(&self, db: u32, key: &[u8]) -> Option<&Entry> {
         self.dbs.get(&db)?.get(key)
@@ -162,6 +169,11 @@ pub fn snapshot(conn: &mut Connection) -> Snapshot {
 }
 
 fn database_count(conn: &mut Connection) -> u32 {
+    // A cluster node has database 0 only.
+    let info = crate::reply::into_bytes(query(conn, redis::cmd("INFO").arg("cluster")));
+    if String::from_utf8_lossy(&info).contains("cluster_enabled:1") {
+        return 1;
+    }
     let reply = query(conn, redis::cmd("CONFIG").arg("GET").arg("databases"));
     let value = into_array(reply).into_iter().nth(1).expect("CONFIG GET databases");
     u32::try_from(into_int(value)).expect("database count")

@@ -30,6 +30,7 @@
 //! This is test-only code: failures panic with a descriptive message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+pub mod cluster;
 pub mod dataset;
 pub mod diff;
 pub mod fill;
@@ -38,6 +39,7 @@ mod reply;
 pub mod server;
 pub mod stream;
 
+pub use cluster::RedisCluster;
 pub use dataset::{snapshot, Blob, Data, Entry, HashField, Snapshot};
 pub use diff::{assert_same, diff_report, wait_until_same};
 pub use info::{server_version, supports_command};
