@@ -22,29 +22,7 @@ struct Sync {
 
 impl Sync {
     fn start(source: &RedisServer, target: &RedisServer, shards: usize) -> Sync {
-        let status = Arc::new(LinkStatus::default());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let (src, dst, st) = (source.port(), target.port(), status.clone());
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-            rt.block_on(async move {
-                let mut cfg = WriterConfig::default();
-                cfg.shards = shards;
-                let mut writer =
-                    Writer::connect(&Endpoint::tcp("127.0.0.1", dst), cfg).await.map_err(|e| format!("{e:#}"))?;
-                let mut link = LinkConfig::new(Endpoint::tcp("127.0.0.1", src));
-                link.max_attempts = Some(3);
-                let result = replicant_link::run(link, &mut writer, st, async {
-                    let _ = rx.await;
-                })
-                .await;
-                match result {
-                    Ok(()) => writer.close().await.map_err(|e| format!("{e:#}")),
-                    Err(e) => Err(describe(&e)),
-                }
-            })
-        });
-        Sync { status, stop: Some(tx), thread: Some(thread) }
+        sync_into(source, Endpoint::tcp("127.0.0.1", target.port()), shards)
     }
 
     fn wait_streaming(&self) {
@@ -197,7 +175,8 @@ fn a_target_error_stops_the_run_with_the_key_named() {
     assert_eq!(kept, "a string");
 }
 
-/// Like [`Sync`], into a cluster given by one node's URL.
+/// Runs the link and the writer from `source` into `target` (a server, or one node of
+/// a cluster) on their own thread.
 fn sync_into(source: &RedisServer, target: Endpoint, shards: usize) -> Sync {
     let status = Arc::new(LinkStatus::default());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
