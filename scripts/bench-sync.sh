@@ -10,31 +10,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-REDIS_SERVER=${REPLICANT_REDIS_SERVER:-redis-server}
 cargo build --release --quiet
 BIN=$PWD/target/release/replicant
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-start() { # name port [args…]
-  local name=$1 port=$2; shift 2
-  rm -rf "${WORK:?}/$name"
-  mkdir -p "$WORK/$name"
-  "$REDIS_SERVER" --port "$port" --bind 127.0.0.1 --dir "$WORK/$name" --save "" --appendonly no \
-    --enable-debug-command local --logfile "$WORK/$name/log" "$@" &
-  PIDS+=($!)
-  for _ in $(seq 200); do redis-cli -p "$port" ping >/dev/null 2>&1 && return 0; sleep 0.05; done
-  echo "server $name did not start"; cat "$WORK/$name/log"; exit 1
-}
-stop() { redis-cli -p "$1" shutdown nosave >/dev/null 2>&1 || true; }
+# shellcheck source=scripts/servers.sh
+source scripts/servers.sh
+start() { start_server "$@"; }
+stop() { stop_server "$1"; }
 now() { date +%s.%N; }
 
 fill_small() { redis-cli -p "$1" DEBUG POPULATE 2000000 key 32 >/dev/null; }

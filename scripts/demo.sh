@@ -16,29 +16,10 @@ say "Building replicant (release)"
 cargo build --release --quiet
 BIN=target/release/replicant
 
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+# shellcheck source=scripts/servers.sh
+source scripts/servers.sh
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-start_server() { # name port
-  mkdir -p "$WORK/$1"
-  "$REDIS_SERVER" --port "$2" --bind 127.0.0.1 --dir "$WORK/$1" --save "" --appendonly no \
-    --enable-debug-command local --repl-diskless-sync-delay 0 --logfile "$WORK/$1/redis.log" &
-  PIDS+=($!)
-  for _ in $(seq 100); do redis-cli -p "$2" ping >/dev/null 2>&1 && return 0; sleep 0.1; done
-  echo "redis-server $1 did not start:"; cat "$WORK/$1/redis.log"; exit 1
-}
-
-SRC=$(free_port); start_server source "$SRC"
+SRC=$(free_port); start_server source "$SRC" --repl-diskless-sync-delay 0
 DST=$(free_port); start_server target "$DST"
 src() { redis-cli -p "$SRC" "$@" >/dev/null; }
 
