@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use replicant_rdb::{Event as RdbEvent, Parser, Status};
-use replicant_repl::{Event, Input, ReplId, Replica};
+use replicant_repl::{Event, Input, ReplId, Replica, ResumePoint};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::time::Instant;
 
@@ -71,7 +71,7 @@ struct Link {
     cfg: LinkConfig,
     status: Arc<LinkStatus>,
     /// Where the next connection resumes; `None` asks for a full sync.
-    resume: Option<(ReplId, u64)>,
+    resume: Option<ResumePoint>,
     /// Whether anything was delivered to the sink in this run.
     delivered: bool,
     /// Whether the last session reached the command stream.
@@ -173,7 +173,8 @@ impl Link {
         match event {
             Event::FullResync { replid, offset, partial_requested } => {
                 if partial_requested && self.cfg.full_resync == FullResyncPolicy::Stop {
-                    let (replid, offset) = self.resume.unwrap_or((replid.unwrap_or(ReplId::ZERO), offset));
+                    let (replid, offset) =
+                        self.resume.map_or((replid.unwrap_or(ReplId::ZERO), offset), |at| (at.replid, at.offset));
                     return Err(LinkError::FullResyncRefused {
                         replid,
                         offset,

@@ -29,6 +29,10 @@ pub(crate) struct Progress {
     pub(crate) acked: AtomicU64,
     /// Commands acknowledged.
     pub(crate) commands: AtomicU64,
+    /// Commands handed to the connection.
+    pub(crate) sent_commands: AtomicU64,
+    /// Error replies tolerated by `skip_errors`.
+    pub(crate) skipped: AtomicU64,
 }
 
 /// The first error of any sender; the others stop when they see the dispatcher gone.
@@ -80,8 +84,11 @@ pub(crate) async fn run(mut conn: Connection, mut rx: mpsc::Receiver<Msg>, progr
 
 /// Moves the acknowledged offset past every batch whose commands were all answered.
 fn settle(conn: &Connection, marks: &mut VecDeque<(u64, u64)>, progress: &Progress) {
-    let acked = conn.stats().acknowledged;
+    let stats = conn.stats();
+    let acked = stats.acknowledged;
     progress.commands.store(acked, Ordering::Relaxed);
+    progress.sent_commands.store(stats.sent, Ordering::Relaxed);
+    progress.skipped.store(stats.skipped, Ordering::Relaxed);
     while let Some(&(count, offset)) = marks.front() {
         if count > acked {
             break;

@@ -6,14 +6,14 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use replicant_convert::{CommandInfo, Commands, ConvertConfig, Converter, TargetProfile};
 use replicant_link::{Sink, SinkError};
 use replicant_net::Endpoint;
 use replicant_rdb::Event as RdbEvent;
-use replicant_repl::{Command, ReplId};
-use replicant_target::Connection;
+use replicant_repl::{Command, ReplId, ResumePoint};
+use replicant_target::{Connection, Policy};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -40,6 +40,13 @@ pub struct WriterConfig {
     pub convert: ConvertConfig,
     /// Commands and bytes per second sent to the target, at most. Default: unlimited.
     pub rate: RateLimit,
+    /// Error replies starting with one of these words are logged and counted instead of
+    /// stopping the run (e.g. `BUSYKEY`). Default: none.
+    pub skip_errors: Vec<String>,
+    /// Never two writes to one key in flight on a connection: when a command fails, no
+    /// later write to its key was sent. Costs a round trip per repeated write to a hot key.
+    /// Default: off.
+    pub strict_key_order: bool,
 }
 
 impl Default for WriterConfig {
@@ -51,6 +58,8 @@ impl Default for WriterConfig {
             forward_publish: false,
             convert: ConvertConfig::default(),
             rate: RateLimit::none(),
+            skip_errors: Vec::new(),
+            strict_key_order: false,
         }
     }
 }
@@ -64,6 +73,21 @@ pub struct WriterProgress {
     pub streaming: AtomicBool,
     /// Offset the stream continues from after the snapshot.
     pub snapshot_offset: AtomicU64,
+    /// Where a new process may continue the stream: everything before it is applied.
+    resume: Mutex<Option<ResumePoint>>,
+    shards: Vec<Arc<Progress>>,
+}
+
+/// One sender's figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ShardFigures {
+    /// Commands the target acknowledged.
+    pub applied: u64,
+    /// Commands sent and not yet answered.
+    pub in_flight: u64,
+    /// Error replies tolerated by `skip_errors`.
+    pub skipped: u64,
 }
 
 impl WriterProgress {
@@ -71,6 +95,33 @@ impl WriterProgress {
     pub fn snapshot_applied(&self) -> bool {
         self.streaming.load(Ordering::Relaxed)
             && self.committed.load(Ordering::Relaxed) >= self.snapshot_offset.load(Ordering::Relaxed)
+    }
+
+    /// The latest resume point whose commands the target has all acknowledged: what a
+    /// checkpoint stores. `None` until the snapshot is applied.
+    pub fn resume_point(&self) -> Option<ResumePoint> {
+        self.resume.lock().ok().and_then(|g| *g)
+    }
+
+    fn set_resume_point(&self, at: ResumePoint) {
+        if let Ok(mut g) = self.resume.lock() {
+            *g = Some(at);
+        }
+    }
+
+    /// Each sender's figures, in order.
+    pub fn shards(&self) -> Vec<ShardFigures> {
+        self.shards
+            .iter()
+            .map(|p| {
+                let applied = p.commands.load(Ordering::Relaxed);
+                ShardFigures {
+                    applied,
+                    in_flight: p.sent_commands.load(Ordering::Relaxed).saturating_sub(applied),
+                    skipped: p.skipped.load(Ordering::Relaxed),
+                }
+            })
+            .collect()
     }
 }
 
@@ -126,6 +177,13 @@ pub struct Writer {
     topology: Topology,
     /// Every database written into this one (from the target URL's `/db`).
     db_map: Option<u64>,
+    /// The master's replication ID, once known.
+    replid: Option<ReplId>,
+    /// The source database of the last command queued.
+    stream_db: u64,
+    /// Where the stream's database changed: (offset, new database), oldest first; the
+    /// first entry is the database at or before the committed offset.
+    db_marks: VecDeque<(u64, u64)>,
 }
 
 impl Writer {
@@ -140,18 +198,26 @@ impl Writer {
         let db_map = target.db.or(cfg.convert.db);
         let mut convert = cfg.convert.clone().target(profile).db(db_map);
         convert.select = false;
-        let limiter = Limiter::new(cfg.rate);
+        let limiter = Limiter::new(cfg.rate.clone());
         let failure: Failure = Arc::default();
+        let policy = Policy::new(cfg.skip_errors.clone(), cfg.strict_key_order);
         let mut shards = Vec::with_capacity(topology.endpoints().len());
         let mut tasks = Vec::with_capacity(topology.endpoints().len());
         for endpoint in topology.endpoints() {
-            let conn = Connection::connect(endpoint, cfg.window).await?;
+            let conn = Connection::connect(endpoint, cfg.window).await?.with_policy(policy.clone());
             let (tx, rx) = mpsc::channel(4);
             let progress = Arc::new(Progress::default());
             tasks.push(tokio::spawn(shard::run(conn, rx, progress.clone(), failure.clone())));
             shards.push(Shard { tx, progress, pending: Commands::new(), pending_offset: 0, db: None });
         }
+        let progress = Arc::new(WriterProgress {
+            shards: shards.iter().map(|s: &Shard| s.progress.clone()).collect(),
+            ..WriterProgress::default()
+        });
         Ok(Writer {
+            replid: None,
+            stream_db: 0,
+            db_marks: VecDeque::from([(0, 0)]),
             topology,
             db_map,
             converter: Converter::new(convert),
@@ -165,9 +231,24 @@ impl Writer {
             dispatched: 0,
             streaming: false,
             target: profile,
-            progress: Arc::default(),
+            progress,
             limiter,
         })
+    }
+
+    /// Continues a stream applied up to `at` by an earlier process: offsets are meaningful
+    /// from the start, and the stream is in `at.db`. Call before the link starts.
+    pub fn resume_from(&mut self, at: ResumePoint) {
+        self.replid = Some(at.replid);
+        self.offset = at.offset;
+        self.dispatched = at.offset;
+        self.streaming = true;
+        self.stream_db = at.db;
+        self.db_marks = VecDeque::from([(at.offset, at.db)]);
+        self.progress.snapshot_offset.store(at.offset, Ordering::Relaxed);
+        self.progress.committed.store(at.offset, Ordering::Relaxed);
+        self.progress.streaming.store(true, Ordering::Relaxed);
+        self.progress.set_resume_point(at);
     }
 
     /// Progress figures shared with other tasks.
@@ -219,6 +300,7 @@ impl Writer {
         if let Some(e) = self.take_failure() {
             return Err(e);
         }
+        self.forget_old_db_marks();
         while let Some(work) = self.work.pop_front() {
             match work {
                 Work::Routed(cmds, offset) => {
@@ -252,6 +334,14 @@ impl Writer {
             }
         }
         self.flush_pending().await
+    }
+
+    /// Drops the database marks before the committed offset, keeping the one in force there.
+    fn forget_old_db_marks(&mut self) {
+        let committed = self.progress.committed.load(Ordering::Relaxed);
+        while self.db_marks.get(1).is_some_and(|(at, _)| *at <= committed) {
+            self.db_marks.pop_front();
+        }
     }
 
     /// Adds a command to a sender's pending batch, selecting its database first.
@@ -357,6 +447,10 @@ impl Writer {
     /// Queues a live command, following `MULTI`/`EXEC` and routing by key.
     fn queue_command(&mut self, cmd: &Command<'_>) -> Result<(), WriterError> {
         self.offset = cmd.offset;
+        if cmd.db != self.stream_db {
+            self.stream_db = cmd.db;
+            self.db_marks.push_back((cmd.offset, cmd.db));
+        }
         let args: Vec<&[u8]> = cmd.args().collect();
         let name = canonical_name(cmd.name());
         let db = self.db_map.unwrap_or(cmd.db);
@@ -470,6 +564,11 @@ impl Writer {
     }
 }
 
+/// The stream's database at `offset`, from the marks where it changed.
+fn db_at(marks: &VecDeque<(u64, u64)>, offset: u64) -> u64 {
+    marks.iter().take_while(|(at, _)| *at <= offset).last().or(marks.front()).map_or(0, |(_, db)| *db)
+}
+
 fn describe(route: &Route) -> &'static str {
     match route {
         Route::CrossSlot => "keys in several hash slots",
@@ -498,8 +597,11 @@ fn encode(args: &[&[u8]]) -> Vec<u8> {
 }
 
 impl Sink for Writer {
-    fn full_sync(&mut self, _replid: Option<ReplId>, offset: u64, _restart: bool) -> Result<(), SinkError> {
+    fn full_sync(&mut self, replid: Option<ReplId>, offset: u64, _restart: bool) -> Result<(), SinkError> {
         self.offset = offset;
+        self.replid = replid;
+        self.stream_db = 0;
+        self.db_marks = VecDeque::from([(offset, 0)]);
         self.streaming = false;
         self.progress.streaming.store(false, Ordering::Relaxed);
         Ok(())
@@ -520,8 +622,9 @@ impl Sink for Writer {
         Ok(())
     }
 
-    fn resumed(&mut self, _replid: ReplId, offset: u64, _changed: bool) -> Result<(), SinkError> {
+    fn resumed(&mut self, replid: ReplId, offset: u64, _changed: bool) -> Result<(), SinkError> {
         self.offset = offset;
+        self.replid = Some(replid);
         self.tx = None;
         Ok(())
     }
@@ -544,6 +647,10 @@ impl Sink for Writer {
         });
         let committed = behind.fold(self.dispatched, u64::min);
         self.progress.committed.store(committed, Ordering::Relaxed);
+        if let Some(replid) = self.replid {
+            let db = db_at(&self.db_marks, committed);
+            self.progress.set_resume_point(ResumePoint { replid, offset: committed, db });
+        }
         Some(committed)
     }
 }

@@ -175,17 +175,69 @@ fn a_target_error_stops_the_run_with_the_key_named() {
     assert_eq!(kept, "a string");
 }
 
+#[test]
+fn under_strict_key_order_nothing_after_a_failed_command_reaches_its_key() {
+    let source = RedisServer::start();
+    let target = RedisServer::start();
+    let _: () = redis::cmd("SET").arg("planted").arg("a string").query(&mut target.conn()).unwrap();
+    let mut cfg = WriterConfig::default();
+    cfg.shards = 2;
+    cfg.strict_key_order = true;
+    let sync = sync_with(&source, Endpoint::tcp("127.0.0.1", target.port()), cfg);
+    sync.wait_streaming();
+    // One pipeline, so the master propagates both writes in one go: without strict order
+    // they would be in flight together.
+    let mut pipe = redis::pipe();
+    pipe.cmd("LPUSH").arg("planted").arg("x").ignore().cmd("SET").arg("planted").arg("after").ignore();
+    let _: () = pipe.query(&mut source.conn()).unwrap_or(());
+    let err = sync.join().unwrap_err();
+    assert!(err.contains("LPUSH") && err.contains("planted") && err.contains("WRONGTYPE"), "{err}");
+    let kept: String = redis::cmd("GET").arg("planted").query(&mut target.conn()).unwrap();
+    assert_eq!(kept, "a string", "a write after the failed one reached the key");
+}
+
+#[test]
+fn errors_on_the_skip_list_are_counted_and_the_run_goes_on() {
+    let source = RedisServer::start();
+    let target = RedisServer::start();
+    let _: () = redis::cmd("SET").arg("planted").arg("a string").query(&mut target.conn()).unwrap();
+    let mut cfg = WriterConfig::default();
+    cfg.shards = 2;
+    cfg.skip_errors = vec!["WRONGTYPE".into()];
+    let sync = sync_with(&source, Endpoint::tcp("127.0.0.1", target.port()), cfg);
+    sync.wait_streaming();
+    let _: i64 = redis::cmd("LPUSH").arg("planted").arg("x").query(&mut source.conn()).unwrap();
+    let _: () = redis::cmd("SET").arg("after").arg("1").query(&mut source.conn()).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let after: Option<String> = redis::cmd("GET").arg("after").query(&mut target.conn()).unwrap();
+        if after.is_some() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the run stopped at the tolerated error");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(sync.status.state(), LinkState::Streaming);
+    let kept: String = redis::cmd("GET").arg("planted").query(&mut target.conn()).unwrap();
+    assert_eq!(kept, "a string");
+}
+
 /// Runs the link and the writer from `source` into `target` (a server, or one node of
 /// a cluster) on their own thread.
 fn sync_into(source: &RedisServer, target: Endpoint, shards: usize) -> Sync {
+    let mut cfg = WriterConfig::default();
+    cfg.shards = shards;
+    sync_with(source, target, cfg)
+}
+
+/// Runs the link and a writer with settings `cfg` on their own thread.
+fn sync_with(source: &RedisServer, target: Endpoint, cfg: WriterConfig) -> Sync {
     let status = Arc::new(LinkStatus::default());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let (src, st) = (source.port(), status.clone());
     let thread = std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         rt.block_on(async move {
-            let mut cfg = WriterConfig::default();
-            cfg.shards = shards;
             let mut writer = Writer::connect(&target, cfg).await.map_err(|e| format!("{e:#}"))?;
             let mut link = LinkConfig::new(Endpoint::tcp("127.0.0.1", src));
             link.max_attempts = Some(3);

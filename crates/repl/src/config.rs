@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::ReplId;
+use crate::ResumePoint;
 
 /// How the replica introduces itself and what it asks for.
 #[derive(Debug, Clone)]
@@ -14,8 +14,9 @@ pub struct ReplicaConfig {
     pub password: Option<String>,
     /// The port announced with `REPLCONF listening-port` (shown in the master's `INFO`).
     pub listening_port: u16,
-    /// Resume from here: `PSYNC <replid> <offset + 1>`. `None` asks for a full sync.
-    pub resume: Option<(ReplId, u64)>,
+    /// Resume from here: `PSYNC <replid> <offset + 1>`, in the point's database. `None`
+    /// asks for a full sync.
+    pub resume: Option<ResumePoint>,
     /// Fall back to `SYNC` when the master does not know `PSYNC` (Redis before 2.8).
     pub sync_fallback: bool,
     /// How often to send `REPLCONF ACK` while streaming. Default 1 s.
@@ -51,7 +52,7 @@ impl ReplicaConfig {
     }
 
     /// Asks for a partial resync from this replication ID and offset.
-    pub fn resume(mut self, resume: Option<(ReplId, u64)>) -> Self {
+    pub fn resume(mut self, resume: Option<ResumePoint>) -> Self {
         self.resume = resume;
         self
     }

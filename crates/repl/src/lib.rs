@@ -10,9 +10,11 @@
 //!   to a temp file; [`Replica::rdb_consumed`] and [`Replica::rdb_done`] report back.
 //! - [`Event::Command`] carries each replicated [`Command`] with the master offset after it
 //!   and its database; `REPLCONF GETACK` and periodic `REPLCONF ACK` are answered inside.
-//! - Resuming: [`ReplicaConfig::resume`] asks `PSYNC <replid> <offset+1>`; the master may
+//! - Resuming: [`ReplicaConfig::resume`] (a [`ResumePoint`]) asks `PSYNC <replid> <offset+1>`; the master may
 //!   answer [`Event::Continue`] (possibly with a new replication ID after a failover) or
 //!   [`Event::FullResync`] with `partial_requested` set, for the driver's policy to decide.
+//!   [`Replica::resume_point`] never falls inside a `MULTI`/`EXEC` block, so a transaction
+//!   cut by a dropped link is received again whole.
 //!
 //! No tokio, no clock: everything is testable byte by byte.
 
@@ -23,9 +25,11 @@ mod config;
 mod error;
 mod id;
 mod replica;
+mod resume;
 
 pub use command::Command;
 pub use config::ReplicaConfig;
 pub use error::ReplError;
 pub use id::ReplId;
 pub use replica::{Event, Input, Replica, State};
+pub use resume::ResumePoint;

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use replicant_repl::{Event, Input, ReplError, ReplId, Replica, ReplicaConfig};
+use replicant_repl::{Event, Input, ReplError, ReplId, Replica, ReplicaConfig, ResumePoint};
 
 const ID: &str = "8d9f2e3b2c1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e";
 const ID2: &str = "0123456789abcdef0123456789abcdef01234567";
@@ -182,7 +182,7 @@ fn authenticates_with_user_and_password() {
 #[test]
 fn partial_resync_continues_with_same_or_new_replid() {
     let id: ReplId = ID.parse().unwrap();
-    let cfg = ReplicaConfig::default().resume(Some((id, 500)));
+    let cfg = ReplicaConfig::default().resume(Some(ResumePoint::new(id, 500)));
     let text = format!("{}+CONTINUE\r\n{}", handshake_ok(), resp(&["INCR", "n"]));
     let (log, end) = check(cfg.clone(), &Script { bytes: text.into_bytes(), rdb_len: 0 });
     end.unwrap();
@@ -271,7 +271,7 @@ fn acks_every_interval_and_times_out_on_silence() {
     r.set_committed(7);
     r.handle_timeout(t0 + Duration::from_secs(2)).unwrap();
     assert_eq!(r.poll_transmit().unwrap(), b"*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n$1\r\n7\r\n");
-    assert_eq!(r.resume_point().map(|(_, o)| o), Some(10));
+    assert_eq!(r.resume_point().map(|p| p.offset), Some(10));
     assert_eq!(r.committed(), Some(7));
     let err = r.handle_timeout(t0 + Duration::from_secs(61)).unwrap_err();
     assert!(matches!(err, ReplError::Timeout { .. }) && err.is_retryable());
@@ -284,4 +284,43 @@ fn oversized_and_malformed_commands_fail_cleanly() {
     let text = format!("{}+FULLRESYNC {ID} 0\r\n$1\r\nR*2\r\n$3\r\nSET\r\n$999999\r\n", handshake_ok());
     let (_, end) = check(cfg, &Script { bytes: text.into_bytes(), rdb_len: 1 });
     assert!(matches!(end, Err(ReplError::Protocol { .. } | ReplError::TooLarge { .. })), "{end:?}");
+}
+
+#[test]
+fn a_resumed_stream_keeps_the_database_it_was_in() {
+    let id: ReplId = ID.parse().unwrap();
+    let cfg = ReplicaConfig::default().resume(Some(ResumePoint::new(id, 500).db(3)));
+    let text = format!("{}+CONTINUE\r\n{}", handshake_ok(), resp(&["INCR", "n"]));
+    let (log, end) = check(cfg, &Script { bytes: text.into_bytes(), rdb_len: 0 });
+    end.unwrap();
+    assert_eq!(log.last().unwrap(), "< INCR n @521 db3");
+}
+
+/// Feeds `bytes` to a replica already streaming and returns where it would resume.
+fn resume_after(bytes: &str) -> ResumePoint {
+    let t0 = Instant::now();
+    let id: ReplId = ID.parse().unwrap();
+    let mut r = Replica::new(ReplicaConfig::default().resume(Some(ResumePoint::new(id, 100))));
+    r.handle_connected(t0);
+    let mut buf = format!("{}+CONTINUE\r\n{bytes}", handshake_ok()).into_bytes();
+    while let Input::Consumed(n) | Input::Event { consumed: n, .. } = r.handle_input(&buf, t0).unwrap() {
+        buf.drain(..n);
+    }
+    r.resume_point().unwrap()
+}
+
+#[test]
+fn the_resume_point_never_falls_inside_a_transaction() {
+    let select = resp(&["SELECT", "2"]);
+    let multi = resp(&["MULTI"]);
+    let incr = resp(&["INCR", "a"]);
+    let exec = resp(&["EXEC"]);
+    let before = 100 + select.len() as u64;
+    let open = resume_after(&format!("{select}{multi}{incr}"));
+    assert_eq!((open.offset, open.db), (before, 2));
+    let closed = resume_after(&format!("{select}{multi}{incr}{exec}"));
+    assert_eq!((closed.offset, closed.db), (before + (multi.len() + incr.len() + exec.len()) as u64, 2));
+    let discard = resp(&["DISCARD"]);
+    let discarded = resume_after(&format!("{select}{multi}{incr}{discard}"));
+    assert_eq!(discarded.offset, before + (multi.len() + incr.len() + discard.len()) as u64);
 }

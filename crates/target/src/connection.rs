@@ -11,7 +11,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::reply::{take_reply, Reply};
 use replicant_net::{Endpoint, Stream};
 
-use crate::TargetError;
+use crate::policy::KeysInFlight;
+use crate::{Policy, TargetError};
 
 /// Counters of one connection.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -23,6 +24,8 @@ pub struct ConnectionStats {
     pub acknowledged: u64,
     /// Bytes written.
     pub bytes: u64,
+    /// Error replies tolerated by the policy (counted in `acknowledged` too).
+    pub skipped: u64,
 }
 
 /// A pipelined connection to the target.
@@ -35,6 +38,9 @@ pub struct Connection {
     unanswered: usize,
     window: usize,
     stats: ConnectionStats,
+    policy: Policy,
+    /// Keys of the commands in flight (only tracked under `strict_key_order`).
+    keys: KeysInFlight,
 }
 
 impl Connection {
@@ -50,6 +56,8 @@ impl Connection {
             unanswered: 0,
             window: window.max(1),
             stats: ConnectionStats::default(),
+            policy: Policy::default(),
+            keys: KeysInFlight::default(),
         };
         if let Some(password) = &url.password {
             let mut args: Vec<&[u8]> = vec![b"AUTH"];
@@ -85,6 +93,12 @@ impl Connection {
         self.read_reply().await
     }
 
+    /// Sets which errors are tolerated and whether writes to one key may overlap.
+    pub fn with_policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
     /// The target's address.
     pub fn addr(&self) -> &str {
         &self.addr
@@ -97,9 +111,45 @@ impl Connection {
 
     /// Writes a batch, then reads replies until at most `window` commands are
     /// unanswered. An error reply ends the connection's use with [`TargetError::Rejected`].
-    pub async fn send(&mut self, mut batch: Commands) -> Result<(), TargetError> {
+    pub async fn send(&mut self, batch: Commands) -> Result<(), TargetError> {
+        if self.policy.strict_key_order {
+            return self.send_strict(batch).await;
+        }
+        self.send_segment(batch).await
+    }
+
+    /// Sends a batch in segments, so that a command waits until every earlier command on
+    /// its key was answered.
+    async fn send_strict(&mut self, batch: Commands) -> Result<(), TargetError> {
+        let mut segment = Commands::new();
+        let mut segment_keys = Vec::new();
+        for (info, bytes) in batch.iter() {
+            let key = batch.key_of(info);
+            if let Some(hash) = self.keys.hash_of(&batch, info) {
+                if self.keys.contains(hash) || segment_keys.contains(&hash) {
+                    self.send_segment(segment.take()).await?;
+                    segment_keys.clear();
+                    while self.keys.contains(hash) {
+                        self.answer_one().await?;
+                    }
+                }
+                segment_keys.push(hash);
+            }
+            segment.push_encoded(info, key, bytes);
+        }
+        self.send_segment(segment).await
+    }
+
+    async fn send_segment(&mut self, mut batch: Commands) -> Result<(), TargetError> {
         if batch.is_empty() {
             return Ok(());
+        }
+        if self.policy.strict_key_order {
+            for info in batch.info() {
+                if let Some(hash) = self.keys.hash_of(&batch, info) {
+                    self.keys.add(hash);
+                }
+            }
         }
         self.write(batch.bytes()).await?;
         self.stats.bytes += batch.bytes().len() as u64;
@@ -131,19 +181,22 @@ impl Connection {
         let Some((batch, done)) = self.inflight.front_mut() else {
             return Err(TargetError::Protocol { addr: self.addr.clone(), why: "a reply to no command".into() });
         };
+        let info = batch.info().get(*done);
         if let Reply::Error(text) = reply {
-            let info = batch.info().get(*done).cloned();
-            let (command, db, key) = match &info {
-                Some(i) => (i.name, i.db, batch.key_of(i).escape_ascii().to_string()),
+            let (command, db, key) = match info {
+                Some(i) => (i.name, i.db, format!("\"{}\"", batch.key_of(i).escape_ascii())),
                 None => ("?", 0, String::new()),
             };
-            return Err(TargetError::Rejected {
-                addr: self.addr.clone(),
-                command,
-                key: format!("\"{key}\""),
-                db,
-                reply: text,
-            });
+            if !self.policy.tolerates(&text) {
+                return Err(TargetError::Rejected { addr: self.addr.clone(), command, key, db, reply: text });
+            }
+            tracing::warn!(target = %self.addr, command, key, db, reply = %text, "Target error tolerated by skip_errors.");
+            self.stats.skipped += 1;
+        }
+        if self.policy.strict_key_order {
+            if let Some(hash) = info.and_then(|i| self.keys.hash_of(batch, i)) {
+                self.keys.remove(hash);
+            }
         }
         *done += 1;
         self.unanswered -= 1;

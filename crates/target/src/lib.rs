@@ -8,13 +8,17 @@
 //!   TLS) and authenticates.
 //! - [`Connection::send`] writes a [`replicant_convert::Commands`] batch and keeps at
 //!   most a window of commands unanswered; [`Connection::drain`] waits for all replies.
+//! - [`Policy`] says which error replies are tolerated and whether writes to one key may
+//!   overlap in flight.
 
 #![deny(missing_docs)]
 
 mod connection;
 mod error;
+mod policy;
 mod reply;
 
 pub use connection::{Connection, ConnectionStats};
 pub use error::TargetError;
+pub use policy::Policy;
 pub use reply::Reply;

@@ -135,11 +135,11 @@ impl Replica {
 
     pub(super) fn send_psync(&mut self) {
         match self.cfg.resume {
-            Some((id, offset)) => {
+            Some(at) => {
                 self.partial_requested = true;
                 let mut buf = itoa::Buffer::new();
-                let next = buf.format(offset + 1).as_bytes().to_vec();
-                self.send(&[b"PSYNC", id.as_bytes(), &next]);
+                let next = buf.format(at.offset + 1).as_bytes().to_vec();
+                self.send(&[b"PSYNC", at.replid.as_bytes(), &next]);
             }
             None => {
                 self.partial_requested = false;

@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use crate::command::{self, Command, Parsed};
-use crate::{ReplError, ReplId, ReplicaConfig};
+use crate::{ReplError, ReplId, ReplicaConfig, ResumePoint};
 
 mod handshake;
 
@@ -132,6 +132,9 @@ pub struct Replica {
     /// Offset the driver says is safely applied; reported in ACKs when set.
     committed: Option<u64>,
     db: u64,
+    /// Offset and database just before the `MULTI` of a transaction whose `EXEC` (or
+    /// `DISCARD`) has not arrived: a resume must start there.
+    open_tx: Option<(u64, u64)>,
     partial_requested: bool,
     last_input: Option<Instant>,
     next_ack: Option<Instant>,
@@ -147,9 +150,9 @@ pub struct Replica {
 impl Replica {
     /// A replica that will introduce itself with these settings.
     pub fn new(cfg: ReplicaConfig) -> Self {
-        let (replid, offset) = match cfg.resume {
-            Some((id, off)) => (Some(id), off),
-            None => (None, 0),
+        let (replid, offset, db) = match cfg.resume {
+            Some(at) => (Some(at.replid), at.offset, at.db),
+            None => (None, 0, 0),
         };
         Replica {
             cfg,
@@ -158,7 +161,8 @@ impl Replica {
             replid,
             offset,
             committed: None,
-            db: 0,
+            db,
+            open_tx: None,
             partial_requested: false,
             last_input: None,
             next_ack: None,
@@ -221,15 +225,17 @@ impl Replica {
         self.offset
     }
 
-    /// Where a new connection of this process should resume: the replication ID and the
-    /// offset of the last byte handed to the driver. `None` until the stream started (a
-    /// snapshot cut short cannot be resumed).
-    pub fn resume_point(&self) -> Option<(ReplId, u64)> {
-        match self.phase {
-            Phase::Stream => self.replid.map(|id| (id, self.offset)),
-            Phase::Failed if self.streamed => self.replid.map(|id| (id, self.offset)),
-            _ => self.cfg.resume.filter(|_| !self.snapshot_started),
+    /// Where a new connection of this process should resume: the replication ID, the
+    /// offset of the last byte handed to the driver and the database selected there. Inside
+    /// a `MULTI` block it is the point before `MULTI`, so the transaction comes again whole.
+    /// `None` until the stream started (a snapshot cut short cannot be resumed).
+    pub fn resume_point(&self) -> Option<ResumePoint> {
+        let streaming = self.phase == Phase::Stream || (self.phase == Phase::Failed && self.streamed);
+        if !streaming {
+            return self.cfg.resume.filter(|_| !self.snapshot_started);
         }
+        let (offset, db) = self.open_tx.unwrap_or((self.offset, self.db));
+        self.replid.map(|replid| ResumePoint { replid, offset, db })
     }
 
     /// The offset the driver said is applied (what ACKs report), if any.
@@ -386,10 +392,16 @@ impl Replica {
                 return Err(ReplError::Protocol { what, at: self.read });
             }
         };
+        let before = (self.offset, self.db);
         self.offset += size as u64;
         self.read += size as u64;
         let (select, getack) = {
             let cmd = Command::new(input, &self.args, self.offset, self.db, size);
+            if cmd.is("MULTI") {
+                self.open_tx = Some(before);
+            } else if cmd.is("EXEC") || cmd.is("DISCARD") {
+                self.open_tx = None;
+            }
             let select = if cmd.is("SELECT") {
                 cmd.arg(1).and_then(|a| std::str::from_utf8(a).ok()?.parse::<u64>().ok())
             } else {
