@@ -27,13 +27,23 @@ pub(crate) enum Command {
     Rdb(RdbCommand),
     /// Copy a live master to a target: full sync, then follow its write stream.
     Sync(SyncArgs),
+    /// Run the daemon from a TOML configuration file (see docs/configuration.md).
+    Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// The configuration file.
+    #[arg(short = 'c', long = "config")]
+    pub(crate) config: std::path::PathBuf,
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct SyncArgs {
-    /// The master: `redis://[user:pass@]host:port` or `rediss://…`.
+    /// The master: `redis://[user:pass@]host:port` or `rediss://…`. Without it, the daemon
+    /// waits for `REPLICAOF host port` on the admin port.
     #[arg(long)]
-    pub(crate) source: String,
+    pub(crate) source: Option<String>,
     /// The target: `redis://[user:pass@]host:port[/db]` or `rediss://…`. With `/db`,
     /// every key goes into that database.
     #[arg(long)]
@@ -60,6 +70,36 @@ pub(crate) struct SyncArgs {
     /// Bytes per second sent to the target, at most.
     #[arg(long)]
     pub(crate) max_bytes: Option<u64>,
+    /// What to do when the target already holds keys: refuse, merge (write over them) or
+    /// replace (empty the target first).
+    #[arg(long, value_enum, default_value_t = ExistingArg::Refuse)]
+    pub(crate) existing_data: ExistingArg,
+    /// Error replies tolerated (logged and counted) instead of stopping, by first word,
+    /// e.g. `--skip-errors BUSYKEY`. Repeatable.
+    #[arg(long, value_name = "WORD")]
+    pub(crate) skip_errors: Vec<String>,
+    /// Never two writes to one key in flight: on a target error, no later write to that key
+    /// was sent. Slower for hot keys.
+    #[arg(long)]
+    pub(crate) strict_key_order: bool,
+    /// Take a new full sync when the master cannot continue the stream (default: stop).
+    #[arg(long)]
+    pub(crate) accept_full_resync: bool,
+    /// Admin port (RESP): `REPLICAOF`, `INFO`, `SHUTDOWN`, e.g. `127.0.0.1:6390`.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) admin: Option<String>,
+    /// Password of the admin port.
+    #[arg(long, value_name = "PASSWORD", requires = "admin")]
+    pub(crate) admin_password: Option<String>,
+    /// Prometheus metrics over HTTP on `/metrics`, e.g. `127.0.0.1:9121`.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) metrics: Option<String>,
+    /// Keep a checkpoint here and resume from it after a restart.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) state_dir: Option<std::path::PathBuf>,
+    /// Progress bar: auto (on a terminal), always, never.
+    #[arg(long, value_enum, default_value_t = ProgressArg::Auto)]
+    pub(crate) progress: ProgressArg,
     /// TLS options, for whichever of source and target is `rediss://`.
     #[command(flatten)]
     pub(crate) tls: TlsArgs,
@@ -101,6 +141,20 @@ pub(crate) enum DumpFormat {
     Resp,
     /// One JSON object per line.
     Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ExistingArg {
+    Refuse,
+    Merge,
+    Replace,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ProgressArg {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -2,6 +2,7 @@
 //! the command and maps its outcome to an exit code.
 
 mod cli;
+mod daemon;
 mod rdb_cmd;
 mod sync_cmd;
 
@@ -11,10 +12,26 @@ use clap::Parser as _;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    init_logging(cli.log_format);
     let result = match cli.command {
-        cli::Command::Rdb(cmd) => rdb_cmd::run(cmd),
-        cli::Command::Sync(args) => sync_cmd::run(&args),
+        cli::Command::Rdb(cmd) => {
+            init_logging(cli.log_format, "info");
+            rdb_cmd::run(cmd)
+        }
+        cli::Command::Sync(args) => {
+            init_logging(cli.log_format, "info");
+            sync_cmd::run(&args)
+        }
+        cli::Command::Run(args) => match replicant_config::Config::load(&args.config) {
+            Ok(config) => {
+                let format = match config.log.format {
+                    replicant_config::LogFormat::Text => cli::LogFormat::Text,
+                    replicant_config::LogFormat::Json => cli::LogFormat::Json,
+                };
+                init_logging(format, &config.log.level);
+                sync_cmd::start(config)
+            }
+            Err(e) => Err(e.into()),
+        },
     };
     match result {
         Ok(code) => code,
@@ -26,9 +43,10 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(format: cli::LogFormat) {
+/// Logs to standard error; `REPLICANT_LOG` overrides `level`.
+fn init_logging(format: cli::LogFormat, level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("REPLICANT_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         cli::LogFormat::Text => builder.init(),

@@ -1,101 +1,93 @@
-//! `replicant sync`: follows a master into a target until stopped (Ctrl-C / SIGTERM), or,
-//! with `--once`, until the snapshot is applied.
+//! `replicant sync` and `replicant run`: both build a configuration (from flags, or from a
+//! TOML file), validate it, and hand it to the daemon.
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use anyhow::Context;
-use replicant_convert::{ConvertConfig, Mode};
-use replicant_link::{LinkConfig, LinkStatus};
-use replicant_net::Endpoint;
-use replicant_pipeline::{RateLimit, Writer, WriterConfig, WriterProgress};
+use anyhow::{bail, Context};
+use replicant_config::{Config, ExistingData, FullResync, Mode, Progress, Tls};
 
-use crate::cli::SyncArgs;
+use crate::cli::{ExistingArg, ModeArg, ProgressArg, SyncArgs, TlsArgs};
+use crate::daemon::{self, Plan};
 
+/// `replicant sync`: the flags as a configuration.
 pub(crate) fn run(args: &SyncArgs) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(sync(args))
+    start(config_from_args(args)?)
 }
 
-async fn sync(args: &SyncArgs) -> anyhow::Result<ExitCode> {
-    let source = args.tls.apply(Endpoint::parse(&args.source)?);
-    let target = args.tls.apply(Endpoint::parse(&args.target)?);
-    let mode: Mode = args.mode.into();
-    let mut parser = args.parser.config();
-    if mode == Mode::Restore {
-        let all = parser.max_buffered;
-        parser = parser.raw_value_max(all).decode_raw_values(false);
+/// `replicant run -c FILE`: the file, already loaded by `main`.
+pub(crate) fn start(config: Config) -> anyhow::Result<ExitCode> {
+    config.validate()?;
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
     }
-    let mut cfg = WriterConfig::default();
-    cfg.shards = args.shards;
-    cfg.window = args.window;
-    cfg.forward_publish = args.forward_publish;
-    cfg.rate = RateLimit::new(args.max_ops, args.max_bytes);
-    cfg.convert = ConvertConfig::default().mode(mode).now_ms(Some(crate::rdb_cmd::now_ms()));
-    let mut writer = Writer::connect(&target, cfg).await.context("cannot set up the target")?;
-    let progress = writer.progress();
-    let mut link = LinkConfig::new(source);
-    link.parser = parser;
-    let status = Arc::new(LinkStatus::default());
-    let started = Instant::now();
-    let reporter = tokio::spawn(report(status.clone(), progress.clone()));
-    let stop = stop_signal(args.once, progress.clone());
-    let result = replicant_link::run(link, &mut writer, status.clone(), stop).await;
-    reporter.abort();
-    result.context("replication stopped")?;
-    writer.close().await.context("the target writer stopped")?;
-    let stats = status.as_ref();
-    eprintln!(
-        "done in {:.2?}: {} keys in the snapshot, {} stream commands, master offset {}",
-        started.elapsed(),
-        stats.rdb_keys.load(Ordering::Relaxed),
-        stats.commands.load(Ordering::Relaxed),
-        stats.offset.load(Ordering::Relaxed),
-    );
-    Ok(ExitCode::SUCCESS)
+    daemon::run(Plan::from_config(&config)?)
 }
 
-/// Resolves on Ctrl-C or SIGTERM, or (with `once`) when the snapshot is applied.
-async fn stop_signal(once: bool, progress: Arc<WriterProgress>) {
-    let applied = async {
-        loop {
-            if once && progress.snapshot_applied() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+fn config_from_args(args: &SyncArgs) -> anyhow::Result<Config> {
+    let mut c = Config::default();
+    c.source.url.clone_from(&args.source);
+    c.target.url = Some(args.target.clone());
+    apply_tls(&mut c, &args.tls)?;
+    c.target.existing_data = match args.existing_data {
+        ExistingArg::Refuse => ExistingData::Refuse,
+        ExistingArg::Merge => ExistingData::Merge,
+        ExistingArg::Replace => ExistingData::Replace,
     };
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    let terminated = async {
-        match term.as_mut() {
-            Some(t) => {
-                t.recv().await;
-            }
-            None => std::future::pending::<()>().await,
-        }
+    c.sync.once = args.once;
+    c.sync.full_resync = if args.accept_full_resync { FullResync::Accept } else { FullResync::Stop };
+    c.sync.mode = match args.mode {
+        ModeArg::Auto => Mode::Auto,
+        ModeArg::Restore => Mode::Restore,
+        ModeArg::Commands => Mode::Commands,
     };
-    tokio::select! {
-        () = applied => {}
-        _ = tokio::signal::ctrl_c() => tracing::info!("Interrupted; stopping."),
-        () = terminated => tracing::info!("Terminated; stopping."),
-    }
+    c.sync.forward_publish = args.forward_publish;
+    c.writer.shards = args.shards;
+    c.writer.window = args.window;
+    c.writer.max_ops = args.max_ops.unwrap_or(0);
+    c.writer.max_bytes = args.max_bytes.unwrap_or(0);
+    c.writer.skip_errors.clone_from(&args.skip_errors);
+    c.writer.strict_key_order = args.strict_key_order;
+    c.parser.batch_items = args.parser.batch_items;
+    c.parser.batch_bytes = args.parser.batch_bytes;
+    c.parser.raw_value_max = args.parser.raw_value_max;
+    c.parser.max_buffered = args.parser.max_buffered;
+    c.admin.listen = args.admin.as_deref().map(|a| parse_addr("--admin", a)).transpose()?;
+    c.admin.password.clone_from(&args.admin_password);
+    c.metrics.listen = args.metrics.as_deref().map(|a| parse_addr("--metrics", a)).transpose()?;
+    c.state.dir.clone_from(&args.state_dir);
+    c.log.progress = match args.progress {
+        ProgressArg::Auto => Progress::Auto,
+        ProgressArg::Always => Progress::Always,
+        ProgressArg::Never => Progress::Never,
+    };
+    Ok(c)
 }
 
-/// Logs the link's state every 5 seconds.
-async fn report(status: Arc<LinkStatus>, progress: Arc<WriterProgress>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(5));
-    loop {
-        tick.tick().await;
-        tracing::info!(
-            state = status.state().name(),
-            offset = status.offset.load(Ordering::Relaxed),
-            committed = progress.committed.load(Ordering::Relaxed),
-            rdb_bytes = status.rdb_bytes.load(Ordering::Relaxed),
-            rdb_keys = status.rdb_keys.load(Ordering::Relaxed),
-            commands = status.commands.load(Ordering::Relaxed),
-            "Progress."
-        );
+/// TLS flags apply to whichever end is `rediss://`.
+fn apply_tls(c: &mut Config, args: &TlsArgs) -> anyhow::Result<()> {
+    let mut tls = Tls::default();
+    tls.ca_file.clone_from(&args.tls_ca_file);
+    tls.cert_file.clone_from(&args.tls_cert_file);
+    tls.key_file.clone_from(&args.tls_key_file);
+    tls.server_name.clone_from(&args.tls_server_name);
+    if !tls.is_set() {
+        return Ok(());
     }
+    let is_tls = |url: &Option<String>| url.as_deref().is_some_and(|u| u.starts_with("rediss://"));
+    let (source, target) = (is_tls(&c.source.url), is_tls(&c.target.url));
+    if !source && !target {
+        bail!("TLS options were given, but neither --source nor --target is a rediss:// URL");
+    }
+    if source {
+        c.source.tls = tls.clone();
+    }
+    if target {
+        c.target.tls = tls;
+    }
+    Ok(())
+}
+
+fn parse_addr(flag: &str, text: &str) -> anyhow::Result<SocketAddr> {
+    text.parse().with_context(|| format!("{flag}: not a socket address (IP:PORT, e.g. 127.0.0.1:6390): {text:?}"))
 }

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod cli;
+mod daemon;
 mod rdb_corpus;
 mod rdb_roundtrip;
 mod sync;

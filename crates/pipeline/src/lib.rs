@@ -22,4 +22,4 @@ mod writer;
 
 pub use error::WriterError;
 pub use limit::RateLimit;
-pub use writer::{Writer, WriterConfig, WriterProgress};
+pub use writer::{ShardFigures, Writer, WriterConfig, WriterProgress};

@@ -130,7 +130,7 @@ fn key_positions(args: &[&[u8]], keys: Keys) -> Option<Vec<usize>> {
         Keys::Two(i, j) => vec![i, j],
         Keys::AllFrom(i) => (i..n).collect(),
         Keys::Pairs(i) => {
-            if (n - i.min(n)) % 2 != 0 {
+            if !(n - i.min(n)).is_multiple_of(2) {
                 return None;
             }
             (i..n).step_by(2).collect()

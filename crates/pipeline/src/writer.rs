@@ -198,7 +198,7 @@ impl Writer {
         let db_map = target.db.or(cfg.convert.db);
         let mut convert = cfg.convert.clone().target(profile).db(db_map);
         convert.select = false;
-        let limiter = Limiter::new(cfg.rate.clone());
+        let limiter = Limiter::new(cfg.rate);
         let failure: Failure = Arc::default();
         let policy = Policy::new(cfg.skip_errors.clone(), cfg.strict_key_order);
         let mut shards = Vec::with_capacity(topology.endpoints().len());
@@ -254,6 +254,22 @@ impl Writer {
     /// Progress figures shared with other tasks.
     pub fn progress(&self) -> Arc<WriterProgress> {
         self.progress.clone()
+    }
+
+    /// The target's servers: the one server, or every master of a cluster.
+    pub fn nodes(&self) -> Vec<Endpoint> {
+        let mut nodes: Vec<Endpoint> = Vec::new();
+        for e in self.topology.endpoints() {
+            if !nodes.contains(e) {
+                nodes.push(e.clone());
+            }
+        }
+        nodes
+    }
+
+    /// Whether the target is a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        self.topology.is_cluster()
     }
 
     /// The target's profile (family and version).
@@ -604,6 +620,9 @@ impl Sink for Writer {
         self.db_marks = VecDeque::from([(offset, 0)]);
         self.streaming = false;
         self.progress.streaming.store(false, Ordering::Relaxed);
+        if let Ok(mut g) = self.progress.resume.lock() {
+            *g = None;
+        }
         Ok(())
     }
 

@@ -87,7 +87,7 @@ pub(crate) fn into_pairs(value: Value) -> Vec<(Value, Value)> {
         return pairs;
     }
     let items = into_array(value);
-    assert!(items.len() % 2 == 0, "odd-length pair array: {items:?}");
+    assert!(items.len().is_multiple_of(2), "odd-length pair array: {items:?}");
     let mut iter = items.into_iter();
     let mut pairs = Vec::new();
     while let (Some(name), Some(value)) = (iter.next(), iter.next()) {

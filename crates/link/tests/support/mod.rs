@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use replicant_link::{FullResyncPolicy, LinkConfig, LinkError, LinkStatus};
 use replicant_net::Endpoint;
-use replicant_repl::ReplId;
+use replicant_repl::{ReplId, ResumePoint};
 use replicant_testkit::RedisServer;
 
 pub use proxy::Proxy;
@@ -47,7 +47,7 @@ impl Running {
 
     pub fn start_resuming(master: Endpoint, resume: (ReplId, u64)) -> Self {
         let mut cfg = LinkConfig::new(master);
-        cfg.replica.resume = Some(resume);
+        cfg.replica.resume = Some(ResumePoint::new(resume.0, resume.1));
         cfg.full_resync = FullResyncPolicy::Stop;
         Self::spawn(cfg)
     }

@@ -1,0 +1,160 @@
+//! One migration job: from a master into the target until stopped. Reads the checkpoint,
+//! runs the prechecks, resumes with `PSYNC` where the checkpoint allows, keeps the
+//! checkpoint current while the target acknowledges, and on the way out drains the
+//! writer and stores a final checkpoint.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use replicant_link::{LinkConfig, Sink as _};
+use replicant_net::Endpoint;
+use replicant_pipeline::{Writer, WriterProgress};
+use replicant_repl::ResumePoint;
+use tokio::sync::watch;
+
+use super::checkpoint::{Checkpoint, StateDir};
+use super::plan::Plan;
+use super::precheck::{self, Situation};
+use super::status::{JobStatus, Stage};
+
+/// What a job needs.
+pub(crate) struct JobSpec {
+    pub(crate) plan: Arc<Plan>,
+    pub(crate) master: Endpoint,
+    pub(crate) state: Option<Arc<StateDir>>,
+}
+
+/// Runs the job until `stop` turns true, the snapshot is applied under `once`, or an
+/// error; records how it ended in `status`.
+pub(crate) async fn run(spec: JobSpec, status: Arc<JobStatus>, stop: watch::Receiver<bool>) -> anyhow::Result<()> {
+    let result = follow(&spec, &status, stop).await;
+    let end = result.as_ref().err().map(|e| format!("{e:#}"));
+    if end.is_some() {
+        status.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    status.set_stage(Stage::Ended(end));
+    result
+}
+
+async fn follow(spec: &JobSpec, status: &Arc<JobStatus>, mut stop: watch::Receiver<bool>) -> anyhow::Result<()> {
+    let plan = &spec.plan;
+    let (source, target) = (spec.master.addr(), plan.target.addr());
+    let (resume, partial_snapshot) = read_checkpoint(spec.state.as_deref(), &source, &target)?;
+    let mut writer = Writer::connect(&plan.target, plan.writer.clone()).await.context("cannot set up the target")?;
+    let progress = writer.progress();
+    let _ = status.writer.set(progress.clone());
+    let situation = Situation { resuming: resume.is_some(), partial_snapshot, cluster: writer.is_cluster() };
+    precheck::run(&writer.nodes(), plan.target.db, plan.existing_data, &situation).await?;
+    match (resume, &spec.state) {
+        (Some(at), _) => {
+            tracing::info!(replid = %at.replid, offset = at.offset, db = at.db, "Resuming from the checkpoint.");
+            writer.resume_from(at);
+        }
+        (None, Some(state)) => state.store(&Checkpoint::full_sync(&source, &target))?,
+        (None, None) => {}
+    }
+    let mut link = LinkConfig::new(spec.master.clone());
+    link.parser = plan.parser.clone();
+    link.full_resync = plan.full_resync;
+    link.replica = link.replica.resume(resume);
+    status.set_stage(Stage::Running);
+    let checkpointer = spec.state.clone().map(|state| {
+        let ends = (source.clone(), target.clone());
+        tokio::spawn(keep_checkpoint(state, progress.clone(), ends, plan.checkpoint_every))
+    });
+    let once = plan.once;
+    let stopped = async {
+        let applied = async {
+            while !(once && progress.snapshot_applied()) {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        };
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => {}
+            () = applied => tracing::info!("The snapshot is applied on the target; stopping (--once)."),
+        }
+    };
+    let result = replicant_link::run(link, &mut writer, status.link.clone(), stopped).await;
+    if let Some(task) = checkpointer {
+        task.abort();
+    }
+    let drained = writer.finish().await;
+    let _ = writer.committed();
+    if let Some(state) = &spec.state {
+        store_final(state, &progress, &source, &target)?;
+    }
+    let closed = writer.close().await;
+    let link = &status.link;
+    tracing::info!(
+        "Stopped after {:.2?}: {} keys in the snapshot, {} stream commands, master offset {}.",
+        status.started.elapsed(),
+        link.rdb_keys.load(std::sync::atomic::Ordering::Relaxed),
+        link.commands.load(std::sync::atomic::Ordering::Relaxed),
+        link.offset.load(std::sync::atomic::Ordering::Relaxed),
+    );
+    if let (Err(replicant_link::LinkError::FullResyncRefused { .. }), Some(state)) = (&result, &spec.state) {
+        let file = state.checkpoint_file();
+        return result.with_context(|| {
+            format!(
+                "the checkpoint {} cannot be continued; to start over with a full sync, remove it and run again \
+                 with an empty target or target.existing_data = \"replace\"",
+                file.display()
+            )
+        });
+    }
+    result.context("replication stopped")?;
+    drained.and(closed).context("the target writer stopped")?;
+    Ok(())
+}
+
+/// Where to resume from, and whether the target holds a partial snapshot of this pair.
+fn read_checkpoint(
+    state: Option<&StateDir>,
+    source: &str,
+    target: &str,
+) -> anyhow::Result<(Option<ResumePoint>, bool)> {
+    let Some(checkpoint) = state.map(StateDir::load).transpose()?.flatten() else { return Ok((None, false)) };
+    if checkpoint.ends() != (source, target) {
+        let (s, t) = checkpoint.ends();
+        tracing::warn!(
+            checkpoint_source = s,
+            checkpoint_target = t,
+            "The checkpoint is about another master or target; starting with a full sync."
+        );
+        return Ok((None, false));
+    }
+    match checkpoint.resume_point()? {
+        Some(at) => Ok((Some(at), false)),
+        None => Ok((None, true)),
+    }
+}
+
+/// Stores the checkpoint whenever the acknowledged resume point moves.
+async fn keep_checkpoint(state: Arc<StateDir>, progress: Arc<WriterProgress>, ends: (String, String), every: Duration) {
+    let mut last = progress.resume_point();
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        let now = progress.resume_point();
+        if now == last {
+            continue;
+        }
+        let checkpoint = match now {
+            Some(at) => Checkpoint::streaming(&ends.0, &ends.1, at),
+            None => Checkpoint::full_sync(&ends.0, &ends.1),
+        };
+        match state.store(&checkpoint) {
+            Ok(()) => last = now,
+            Err(e) => tracing::warn!(error = %format!("{e:#}"), "Cannot store the checkpoint; will try again."),
+        }
+    }
+}
+
+fn store_final(state: &StateDir, progress: &WriterProgress, source: &str, target: &str) -> anyhow::Result<()> {
+    if let Some(at) = progress.resume_point() {
+        state.store(&Checkpoint::streaming(source, target, at))?;
+        tracing::info!(replid = %at.replid, offset = at.offset, "Checkpoint stored.");
+    }
+    Ok(())
+}

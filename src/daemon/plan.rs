@@ -1,0 +1,101 @@
+//! The validated configuration turned into the run-time settings of each part: endpoints,
+//! writer, parser, link policy, control surfaces and the state directory.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use replicant_config::{Config, ExistingData, FullResync, Mode as ModeSetting};
+use replicant_convert::{ConvertConfig, Mode};
+use replicant_link::FullResyncPolicy;
+use replicant_net::Endpoint;
+use replicant_pipeline::{RateLimit, WriterConfig};
+use replicant_rdb::ParserConfig;
+
+/// Everything a daemon run needs, checked.
+#[derive(Debug, Clone)]
+pub(crate) struct Plan {
+    /// The master to follow from the start; `None` waits for `REPLICAOF`.
+    pub(crate) source: Option<Endpoint>,
+    /// Credentials and TLS for masters attached through the admin port.
+    pub(crate) source_template: Endpoint,
+    pub(crate) target: Endpoint,
+    pub(crate) writer: WriterConfig,
+    pub(crate) parser: ParserConfig,
+    pub(crate) full_resync: FullResyncPolicy,
+    pub(crate) once: bool,
+    pub(crate) existing_data: ExistingData,
+    pub(crate) admin: Option<SocketAddr>,
+    pub(crate) admin_password: Option<String>,
+    pub(crate) metrics: Option<SocketAddr>,
+    pub(crate) state_dir: Option<PathBuf>,
+    pub(crate) checkpoint_every: Duration,
+    pub(crate) progress: replicant_config::Progress,
+}
+
+impl Plan {
+    /// Builds the plan from a configuration that passed `validate`.
+    pub(crate) fn from_config(config: &Config) -> anyhow::Result<Plan> {
+        let source = config.source.endpoint()?;
+        let target = config.target.endpoint()?;
+        let mut template = Endpoint::tcp("127.0.0.1", 6379);
+        if let Some(s) = &source {
+            template = s.clone();
+        } else if config.source.tls.is_set() {
+            template = template.with_tls(config.source.tls.to_options());
+        }
+        let mode = match config.sync.mode {
+            ModeSetting::Auto => Mode::Auto,
+            ModeSetting::Restore => Mode::Restore,
+            ModeSetting::Commands => Mode::Commands,
+        };
+        let p = &config.parser;
+        let mut parser = ParserConfig::default()
+            .batch_items(p.batch_items)
+            .batch_bytes(p.batch_bytes)
+            .raw_value_max(p.raw_value_max)
+            .max_buffered(p.max_buffered);
+        if mode == Mode::Restore {
+            parser = parser.raw_value_max(p.max_buffered).decode_raw_values(false);
+        }
+        let w = &config.writer;
+        let mut writer = WriterConfig::default();
+        writer.shards = w.shards;
+        writer.window = w.window;
+        writer.batch_commands = w.batch_commands;
+        writer.forward_publish = config.sync.forward_publish;
+        writer.rate = RateLimit::new(w.max_ops(), w.max_bytes());
+        writer.skip_errors.clone_from(&w.skip_errors);
+        writer.strict_key_order = w.strict_key_order;
+        writer.convert = ConvertConfig::default().mode(mode).now_ms(Some(crate::rdb_cmd::now_ms()));
+        Ok(Plan {
+            source,
+            source_template: template,
+            target,
+            writer,
+            parser,
+            full_resync: match config.sync.full_resync {
+                FullResync::Stop => FullResyncPolicy::Stop,
+                FullResync::Accept => FullResyncPolicy::Accept,
+            },
+            once: config.sync.once,
+            existing_data: config.target.existing_data,
+            admin: config.admin.listen,
+            admin_password: config.admin.password.clone(),
+            metrics: config.metrics.listen,
+            state_dir: config.state.dir.clone(),
+            checkpoint_every: config.state.checkpoint_interval(),
+            progress: config.log.progress,
+        })
+    }
+
+    /// The endpoint of a master attached with `REPLICAOF host port`: the configured
+    /// credentials and TLS settings, at that address.
+    pub(crate) fn master_at(&self, host: &str, port: u16) -> Endpoint {
+        let mut e = self.source_template.clone();
+        e.host = host.to_string();
+        e.port = port;
+        e.db = None;
+        e
+    }
+}

@@ -1,0 +1,156 @@
+//! Checks made before anything is written: every target server is reachable, accepts the
+//! credentials, is a master and takes writes; a target that already holds keys is refused
+//! unless `target.existing_data` says to merge or replace (replace empties it here); an
+//! eviction policy other than `noeviction` is warned about, since eviction drops copied
+//! keys without a word.
+
+use anyhow::{bail, Context};
+use replicant_config::ExistingData;
+use replicant_net::Endpoint;
+use replicant_target::{Connection, Reply};
+
+/// What the daemon knows before writing.
+pub(crate) struct Situation {
+    /// The run continues a stream from a checkpoint: the target's keys are ours.
+    pub(crate) resuming: bool,
+    /// An earlier run stopped during its full sync: the target holds part of a snapshot.
+    pub(crate) partial_snapshot: bool,
+    /// The target is a cluster (the write probe is left out: its key's slot would belong
+    /// to one master only).
+    pub(crate) cluster: bool,
+}
+
+/// Runs the checks on every target server; with `replace`, empties them.
+pub(crate) async fn run(
+    nodes: &[Endpoint],
+    db: Option<u64>,
+    policy: ExistingData,
+    s: &Situation,
+) -> anyhow::Result<()> {
+    let mut total = 0;
+    let mut conns = Vec::with_capacity(nodes.len());
+    for node in nodes {
+        let mut conn =
+            Connection::connect(node, 16).await.with_context(|| format!("target {} is not reachable", node.addr()))?;
+        check_master(&mut conn).await?;
+        warn_on_eviction(&mut conn).await;
+        total += key_count(&mut conn, db).await?;
+        conns.push(conn);
+    }
+    if s.resuming {
+        return Ok(());
+    }
+    let what = if s.partial_snapshot {
+        format!("an earlier run stopped during its full sync, so the target holds part of a snapshot ({total} keys)")
+    } else {
+        format!("the target already holds {total} keys")
+    };
+    if total > 0 || s.partial_snapshot {
+        match policy {
+            ExistingData::Refuse => bail!(
+                "{what}; refusing to write over them. Empty the target, or set target.existing_data to \
+                 \"replace\" (empty it first) or \"merge\" (write over it)"
+            ),
+            ExistingData::Merge => tracing::warn!("{what}; merging into it as target.existing_data says."),
+            ExistingData::Replace => {
+                tracing::warn!("{what}; emptying it as target.existing_data = \"replace\" says.");
+                for conn in &mut conns {
+                    empty(conn, db).await?;
+                }
+            }
+        }
+    }
+    if !s.cluster {
+        for conn in &mut conns {
+            check_writable(conn).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn query(conn: &mut Connection, args: &[&[u8]]) -> anyhow::Result<Reply> {
+    let reply = conn.query(args).await?;
+    if let Reply::Error(e) = &reply {
+        bail!(
+            "target {} answered {} with: {e}",
+            conn.addr(),
+            String::from_utf8_lossy(args.first().copied().unwrap_or_default())
+        );
+    }
+    Ok(reply)
+}
+
+async fn check_master(conn: &mut Connection) -> anyhow::Result<()> {
+    let info = query(conn, &[b"INFO", b"replication"]).await?.text();
+    let role = info_field(&info, "role").unwrap_or("master");
+    if role != "master" {
+        bail!(
+            "target {} is a replica (role:{role}); it would refuse writes. Point the target at a master",
+            conn.addr()
+        );
+    }
+    Ok(())
+}
+
+async fn warn_on_eviction(conn: &mut Connection) {
+    match conn.query(&[b"CONFIG", b"GET", b"maxmemory-policy"]).await {
+        Ok(Reply::Array(Some(items))) => {
+            let policy = items.get(1).map(Reply::text).unwrap_or_default();
+            if policy != "noeviction" {
+                tracing::warn!(
+                    target_server = conn.addr(),
+                    policy,
+                    "The target's maxmemory-policy is not noeviction: if it fills up it will evict copied keys silently."
+                );
+            }
+        }
+        _ => tracing::warn!(
+            target_server = conn.addr(),
+            "Cannot read the target's maxmemory-policy (CONFIG GET refused)."
+        ),
+    }
+}
+
+/// Keys on the server, or in database `db` only.
+async fn key_count(conn: &mut Connection, db: Option<u64>) -> anyhow::Result<u64> {
+    let info = query(conn, &[b"INFO", b"keyspace"]).await?.text();
+    let mut total = 0;
+    for line in info.lines() {
+        let Some((name, rest)) = line.split_once(':') else { continue };
+        let Some(n) = name.strip_prefix("db").and_then(|n| n.parse::<u64>().ok()) else { continue };
+        if db.is_some_and(|db| db != n) {
+            continue;
+        }
+        let keys = rest.split(',').find_map(|kv| kv.strip_prefix("keys=")).and_then(|k| k.parse::<u64>().ok());
+        total += keys.unwrap_or(0);
+    }
+    Ok(total)
+}
+
+async fn empty(conn: &mut Connection, db: Option<u64>) -> anyhow::Result<()> {
+    match db {
+        Some(db) => {
+            query(conn, &[b"SELECT", db.to_string().as_bytes()]).await?;
+            query(conn, &[b"FLUSHDB"]).await?;
+            query(conn, &[b"SELECT", b"0"]).await?;
+        }
+        None => {
+            query(conn, &[b"FLUSHALL"]).await?;
+        }
+    }
+    Ok(())
+}
+
+/// A write the target must accept (an out-of-memory or read-only target fails here).
+async fn check_writable(conn: &mut Connection) -> anyhow::Result<()> {
+    let key = format!("replicant:precheck:{}", std::process::id());
+    query(conn, &[b"SET", key.as_bytes(), b"1", b"PX", b"60000"])
+        .await
+        .with_context(|| format!("target {} does not take writes", conn.addr()))?;
+    query(conn, &[b"DEL", key.as_bytes()]).await?;
+    Ok(())
+}
+
+fn info_field<'a>(info: &'a str, name: &str) -> Option<&'a str> {
+    info.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(':')).map(str::trim)
+}

@@ -1,0 +1,128 @@
+//! The daemon's figures as `INFO` sections and as Prometheus metrics. Both read the same
+//! snapshot of the current job (or its absence).
+
+use std::sync::atomic::Ordering;
+
+use replicant_admin::{InfoSection, Kind, Metrics};
+
+use super::status::JobStatus;
+
+/// `INFO` sections: Server, Replication, Stats.
+pub(crate) fn info(job: Option<&JobStatus>, attached: bool, started: std::time::Instant) -> Vec<InfoSection> {
+    let server = InfoSection::new("Server")
+        .field("replicant_version", env!("CARGO_PKG_VERSION"))
+        .field("process_id", std::process::id())
+        .field("uptime_in_seconds", started.elapsed().as_secs());
+    vec![server, replication(job, attached), stats(job)]
+}
+
+fn replication(job: Option<&JobStatus>, attached: bool) -> InfoSection {
+    let role = if attached { "slave" } else { "master" };
+    let mut s = InfoSection::new("Replication").field("role", role);
+    let Some(job) = job else { return s.field("phase", "idle") };
+    let link = &job.link;
+    let up = job.phase() == "streaming";
+    s = s
+        .field("master_host", &job.host)
+        .field("master_port", job.port)
+        .field("master_link_status", if up { "up" } else { "down" })
+        .field("phase", job.phase())
+        .field("master_sync_in_progress", u8::from(job.phase() == "full_sync"))
+        .field("master_replid", link.replid().unwrap_or_default())
+        .field("master_repl_offset", job.received())
+        .field("applied_offset", job.applied())
+        .field("lag_bytes", job.lag_bytes())
+        .field("rdb_bytes", link.rdb_bytes.load(Ordering::Relaxed))
+        .field("rdb_size", link.rdb_size.load(Ordering::Relaxed))
+        .field("rdb_keys", link.rdb_keys.load(Ordering::Relaxed));
+    if let Some(e) = job.last_error() {
+        s = s.field("last_error", e);
+    }
+    s
+}
+
+fn stats(job: Option<&JobStatus>) -> InfoSection {
+    let s = InfoSection::new("Stats");
+    let Some(job) = job else { return s.field("commands_applied", 0).field("errors", 0) };
+    let (applied, skipped) = job.target_figures();
+    let link = &job.link;
+    s.field("commands_received", link.commands.load(Ordering::Relaxed))
+        .field("commands_applied", applied)
+        .field("errors", job.error_count())
+        .field("errors_skipped", skipped)
+        .field("full_syncs", link.full_syncs.load(Ordering::Relaxed))
+        .field("partial_syncs", link.partial_syncs.load(Ordering::Relaxed))
+        .field("connections", link.connections.load(Ordering::Relaxed))
+        .field("job_uptime_in_seconds", job.started.elapsed().as_secs())
+}
+
+const PHASES: [&str; 8] = ["idle", "precheck", "connecting", "full_sync", "streaming", "backoff", "stopped", "failed"];
+
+/// The Prometheus exposition.
+pub(crate) fn metrics(job: Option<&JobStatus>) -> String {
+    let mut m = Metrics::new();
+    let phase = job.map_or("idle", JobStatus::phase);
+    {
+        let mut family = m.family("replicant_phase", "1 for the job's current phase.", Kind::Gauge);
+        for p in PHASES {
+            family.sample(&[("phase", p)], u8::from(p == phase));
+        }
+    }
+    let Some(job) = job else { return m.finish() };
+    let link = &job.link;
+    let (applied, skipped) = job.target_figures();
+    m.gauge("replicant_master_link_up", "1 while the command stream flows.", u8::from(phase == "streaming"))
+        .gauge("replicant_master_repl_offset", "Offset of the last byte received from the master.", job.received())
+        .gauge("replicant_applied_offset", "Offset up to which the target acknowledged everything.", job.applied())
+        .gauge("replicant_lag_bytes", "Bytes received from the master and not yet applied.", job.lag_bytes())
+        .gauge(
+            "replicant_rdb_bytes",
+            "Snapshot bytes received in the current or last full sync.",
+            link.rdb_bytes.load(Ordering::Relaxed),
+        )
+        .gauge(
+            "replicant_rdb_size_bytes",
+            "Snapshot size announced by the master (0 when diskless).",
+            link.rdb_size.load(Ordering::Relaxed),
+        )
+        .counter("replicant_rdb_keys_total", "Keys read from snapshots.", link.rdb_keys.load(Ordering::Relaxed))
+        .counter(
+            "replicant_commands_received_total",
+            "Commands received from the stream.",
+            link.commands.load(Ordering::Relaxed),
+        )
+        .counter("replicant_commands_applied_total", "Commands the target acknowledged.", applied)
+        .counter("replicant_errors_total", "Errors: fatal, tolerated target errors and lost links.", job.error_count())
+        .counter("replicant_errors_skipped_total", "Target errors tolerated by writer.skip_errors.", skipped)
+        .counter("replicant_full_syncs_total", "Full syncs started.", link.full_syncs.load(Ordering::Relaxed))
+        .counter(
+            "replicant_partial_syncs_total",
+            "Partial resyncs accepted.",
+            link.partial_syncs.load(Ordering::Relaxed),
+        )
+        .counter(
+            "replicant_connections_total",
+            "Connections made to the master.",
+            link.connections.load(Ordering::Relaxed),
+        );
+    let shards = job.writer.get().map(|w| w.shards()).unwrap_or_default();
+    let names: Vec<String> = (0..shards.len()).map(|i| i.to_string()).collect();
+    {
+        let mut f = m.family(
+            "replicant_shard_in_flight",
+            "Commands sent to the target and not yet answered, per sender.",
+            Kind::Gauge,
+        );
+        for (name, s) in names.iter().zip(&shards) {
+            f.sample(&[("shard", name)], s.in_flight);
+        }
+    }
+    {
+        let mut f =
+            m.family("replicant_shard_applied_total", "Commands the target acknowledged, per sender.", Kind::Counter);
+        for (name, s) in names.iter().zip(&shards) {
+            f.sample(&[("shard", name)], s.applied);
+        }
+    }
+    m.finish()
+}

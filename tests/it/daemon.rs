@@ -1,0 +1,336 @@
+//! The daemon (`replicant sync` with an admin port, a state directory, a config file):
+//! attaching with `REPLICAOF` and watching `INFO`, metrics, `SHUTDOWN`, prechecks on a
+//! non-empty target, and resuming with a partial resync after SIGKILL.
+
+use std::io::Read;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use replicant_testkit::{fill, free_port, snapshot, wait_until_same, RedisServer};
+
+/// A `replicant` process, killed on drop; its log is printed when a test fails.
+struct Daemon {
+    child: Child,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Daemon {
+    fn start(args: &[&str]) -> Daemon {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("replicant.log");
+        let file = std::fs::File::create(&log).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_replicant"))
+            .args(args)
+            .env("REPLICANT_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("start replicant");
+        Daemon { child, log, _dir: dir }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits for the process to exit; returns whether it succeeded.
+    fn wait_exit(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.success();
+            }
+            assert!(Instant::now() < deadline, "replicant did not exit:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn signal(&self, name: &str) {
+        let ok = Command::new("kill").args([name, &self.child.id().to_string()]).status().unwrap().success();
+        assert!(ok, "kill {name} failed");
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("--- replicant log ---\n{}", self.log());
+        }
+    }
+}
+
+/// Polls `check` until it holds.
+fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+fn admin(port: u16) -> redis::Connection {
+    let mut conn = None;
+    wait_for("the admin port", Duration::from_secs(30), || {
+        conn = redis::Client::open(format!("redis://127.0.0.1:{port}")).unwrap().get_connection().ok();
+        conn.is_some()
+    });
+    conn.unwrap()
+}
+
+fn info(conn: &mut redis::Connection, section: &str) -> String {
+    redis::cmd("INFO").arg(section).query(conn).unwrap()
+}
+
+fn field(info: &str, name: &str) -> Option<String> {
+    info.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(':')).map(|v| v.trim().to_string())
+}
+
+fn http_get(port: u16, path: &str) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    std::io::Write::write_all(&mut s, format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn attach_with_replicaof_and_watch_info_reach_streaming_with_no_lag() {
+    let source = RedisServer::start();
+    fill::fill_mixed(&mut source.conn(), 2_000);
+    let target = RedisServer::start();
+    let (admin_port, metrics_port) = (free_port(), free_port());
+    let mut daemon = Daemon::start(&[
+        "sync",
+        "--target",
+        &target.url(),
+        "--admin",
+        &format!("127.0.0.1:{admin_port}"),
+        "--metrics",
+        &format!("127.0.0.1:{metrics_port}"),
+        "--progress",
+        "never",
+    ]);
+    let mut conn = admin(admin_port);
+    assert_eq!(field(&info(&mut conn, "replication"), "role").as_deref(), Some("master"));
+    let reply: String = redis::cmd("REPLICAOF").arg("127.0.0.1").arg(source.port()).query(&mut conn).unwrap();
+    assert_eq!(reply, "OK");
+    let streaming_with_no_lag = |conn: &mut redis::Connection| {
+        let text = info(conn, "replication");
+        field(&text, "phase").as_deref() == Some("streaming") && field(&text, "lag_bytes").as_deref() == Some("0")
+    };
+    wait_for("phase:streaming and lag_bytes:0", Duration::from_secs(60), || streaming_with_no_lag(&mut conn));
+    let _: () = redis::cmd("SET").arg("live").arg("write").query(&mut source.conn()).unwrap();
+    let _: i64 = redis::cmd("RPUSH").arg("live:list").arg("a").arg("b").query(&mut source.conn()).unwrap();
+    wait_until_same(&snapshot(&mut source.conn()), &mut target.conn(), Duration::from_secs(60));
+    wait_for("lag_bytes:0 after live writes", Duration::from_secs(30), || streaming_with_no_lag(&mut conn));
+    let text = info(&mut conn, "all");
+    for name in [
+        "role:slave",
+        "master_host:127.0.0.1",
+        &format!("master_port:{}", source.port()),
+        "master_link_status:up",
+        "master_replid:",
+        "master_repl_offset:",
+        "applied_offset:",
+        "rdb_bytes:",
+        "rdb_keys:",
+        "commands_applied:",
+        "errors:0",
+    ] {
+        assert!(text.contains(name), "INFO lacks {name}:\n{text}");
+    }
+    let offset = field(&text, "master_repl_offset").unwrap();
+    assert_eq!(field(&text, "applied_offset").unwrap(), offset);
+    let again: String = redis::cmd("REPLICAOF").arg("127.0.0.1").arg(source.port()).query(&mut conn).unwrap();
+    assert_eq!(again, "OK Already connected to specified master");
+    let metrics = http_get(metrics_port, "/metrics");
+    assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
+    for line in
+        ["replicant_lag_bytes 0", "replicant_phase{phase=\"streaming\"} 1", "replicant_shard_in_flight{shard=\"0\"}"]
+    {
+        assert!(metrics.contains(line), "metrics lack {line}:\n{metrics}");
+    }
+    let detached: String = redis::cmd("REPLICAOF").arg("NO").arg("ONE").query(&mut conn).unwrap();
+    assert_eq!(detached, "OK");
+    let text = info(&mut conn, "replication");
+    assert_eq!(field(&text, "role").as_deref(), Some("master"));
+    assert_eq!(field(&text, "phase").as_deref(), Some("stopped"));
+    let _: redis::RedisResult<String> = redis::cmd("SHUTDOWN").query(&mut conn);
+    assert!(daemon.wait_exit(Duration::from_secs(30)), "SHUTDOWN did not end the process cleanly");
+}
+
+/// Writes SET, HSET, SADD, SREM and DEL with ever new values until stopped. Every one of
+/// them gives the same result when the tail of the stream is applied again, which is
+/// what a resume after SIGKILL does with the commands in flight at the kill.
+fn idempotent_load(
+    conn: redis::Connection,
+    stop: Arc<AtomicBool>,
+    done: Arc<AtomicU64>,
+) -> std::thread::JoinHandle<()> {
+    let mut conn = conn;
+    std::thread::spawn(move || {
+        let mut round = 0u64;
+        while !stop.load(Ordering::Relaxed) {
+            let k = round % 500;
+            let mut pipe = redis::pipe();
+            pipe.cmd("SET").arg(format!("s:{k}")).arg(round).ignore();
+            pipe.cmd("HSET").arg(format!("h:{}", k % 50)).arg(k).arg(round).ignore();
+            pipe.cmd("SADD").arg(format!("set:{}", k % 20)).arg(round % 1000).ignore();
+            pipe.cmd("SREM").arg(format!("set:{}", k % 20)).arg((round + 500) % 1000).ignore();
+            if round.is_multiple_of(7) {
+                pipe.cmd("DEL").arg(format!("s:{}", (k + 3) % 500)).ignore();
+            }
+            pipe.cmd("SELECT").arg(1).ignore().cmd("SET").arg(format!("db1:{}", k % 10)).arg(round).ignore();
+            pipe.cmd("SELECT").arg(0).ignore();
+            let _: () = pipe.query(&mut conn).unwrap();
+            round += 1;
+            done.store(round, Ordering::Relaxed);
+        }
+    })
+}
+
+fn checkpoint_offset(dir: &Path) -> Option<u64> {
+    let text = std::fs::read_to_string(dir.join("checkpoint.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    (v["state"] == "streaming").then(|| v["offset"].as_u64()).flatten()
+}
+
+#[test]
+fn a_daemon_killed_with_sigkill_resumes_with_a_partial_resync() {
+    // A backlog big enough for everything the load writes, however slow the machine: a
+    // resume the backlog cannot serve is a clean stop, tested elsewhere.
+    let source = RedisServer::builder().arg("--repl-backlog-size", "256mb").start();
+    fill::fill_mixed(&mut source.conn(), 5_000);
+    let target = RedisServer::start();
+    let state = tempfile::tempdir().unwrap();
+    let args = ["sync", "--source", &source.url(), "--target", &target.url(), "--progress", "never"];
+    let mut args: Vec<&str> = args.to_vec();
+    let state_dir = state.path().to_str().unwrap();
+    args.extend(["--state-dir", state_dir]);
+    let mut first = Daemon::start(&args);
+    wait_for("a streaming checkpoint", Duration::from_secs(60), || checkpoint_offset(state.path()).is_some());
+    let (stop, done) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)));
+    let load = idempotent_load(source.conn(), stop.clone(), done.clone());
+    let first_checkpoint = checkpoint_offset(state.path()).unwrap();
+    wait_for("the checkpoint to move under load", Duration::from_secs(60), || {
+        checkpoint_offset(state.path()).is_some_and(|o| o > first_checkpoint) && done.load(Ordering::Relaxed) > 200
+    });
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+    let writes_at_kill = done.load(Ordering::Relaxed);
+    wait_for("more writes while replicant is down", Duration::from_secs(30), || {
+        done.load(Ordering::Relaxed) > writes_at_kill + 100
+    });
+    let second = Daemon::start(&args);
+    wait_for("more writes after the restart", Duration::from_secs(30), || {
+        done.load(Ordering::Relaxed) > writes_at_kill + 300
+    });
+    stop.store(true, Ordering::Relaxed);
+    load.join().unwrap();
+    wait_until_same(&snapshot(&mut source.conn()), &mut target.conn(), Duration::from_secs(60));
+    assert_eq!(source.info_field("stats", "sync_full").as_deref(), Some("1"), "a second full sync happened");
+    let partial: u64 = source.info_field("stats", "sync_partial_ok").unwrap().parse().unwrap();
+    assert!(partial >= 1, "no partial resync:\n{}", second.log());
+    assert!(second.log().contains("Resuming from the checkpoint"), "{}", second.log());
+}
+
+#[test]
+fn sigterm_drains_and_stores_a_final_checkpoint() {
+    let source = RedisServer::start();
+    fill::fill_mixed(&mut source.conn(), 1_000);
+    let target = RedisServer::start();
+    let state = tempfile::tempdir().unwrap();
+    let admin_port = free_port();
+    let mut daemon = Daemon::start(&[
+        "sync",
+        "--source",
+        &source.url(),
+        "--target",
+        &target.url(),
+        "--state-dir",
+        state.path().to_str().unwrap(),
+        "--admin",
+        &format!("127.0.0.1:{admin_port}"),
+    ]);
+    let mut conn = admin(admin_port);
+    wait_for("streaming", Duration::from_secs(60), || {
+        field(&info(&mut conn, "replication"), "phase").as_deref() == Some("streaming")
+    });
+    let _: () = redis::cmd("SET").arg("last").arg("write").query(&mut source.conn()).unwrap();
+    wait_until_same(&snapshot(&mut source.conn()), &mut target.conn(), Duration::from_secs(60));
+    let received: u64 = field(&info(&mut conn, "replication"), "master_repl_offset").unwrap().parse().unwrap();
+    daemon.signal("-TERM");
+    assert!(daemon.wait_exit(Duration::from_secs(30)), "SIGTERM did not end the process cleanly");
+    assert!(checkpoint_offset(state.path()).unwrap() >= received);
+}
+
+#[test]
+fn a_target_with_keys_is_refused_unless_merge_or_replace_is_asked_for() {
+    let source = RedisServer::start();
+    fill::fill_mixed(&mut source.conn(), 500);
+    let expected = snapshot(&mut source.conn());
+    let target = RedisServer::start();
+    let _: () = redis::cmd("SET").arg("planted").arg("x").query(&mut target.conn()).unwrap();
+    let base = ["sync", "--source", &source.url(), "--target", &target.url(), "--once"];
+    let out = crate::cli::replicant(&base);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("already holds 1 keys") && err.contains("existing_data"), "{err}");
+    crate::cli::replicant_ok(&[&base[..], &["--existing-data", "merge"]].concat());
+    let planted: Option<String> = redis::cmd("GET").arg("planted").query(&mut target.conn()).unwrap();
+    assert_eq!(planted.as_deref(), Some("x"));
+    crate::cli::replicant_ok(&[&base[..], &["--existing-data", "replace"]].concat());
+    replicant_testkit::assert_same(&expected, &snapshot(&mut target.conn()));
+}
+
+#[test]
+fn run_takes_a_config_file_and_rejects_a_bad_one_with_its_line() {
+    let source = RedisServer::start();
+    fill::fill_mixed(&mut source.conn(), 500);
+    let target = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.toml");
+    let text = format!(
+        "[source]\nurl = \"{}\"\n\n[target]\nurl = \"{}\"\n\n[sync]\nonce = true\n\n[writer]\nshards = 3\n",
+        source.url(),
+        target.url()
+    );
+    std::fs::write(&good, text).unwrap();
+    crate::cli::replicant_ok(&["run", "-c", good.to_str().unwrap()]);
+    replicant_testkit::assert_same(&snapshot(&mut source.conn()), &snapshot(&mut target.conn()));
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[target]\nurl = \"redis://127.0.0.1:1\"\n\n[writer]\nshardz = 3\n").unwrap();
+    let out = crate::cli::replicant(&["run", "-c", bad.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("bad.toml:5:") && err.contains("shardz"), "{err}");
+    std::fs::write(&bad, "[target]\nurl = \"redis://127.0.0.1:1\"\n\n[writer]\nshards = 0\n").unwrap();
+    let out = crate::cli::replicant(&["run", "-c", bad.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("writer.shards"), "{err}");
+}
+
+#[test]
+fn a_checkpoint_the_backlog_no_longer_holds_stops_with_what_to_do() {
+    let source = RedisServer::builder().arg("--repl-backlog-size", "16kb").start();
+    let target = RedisServer::start();
+    let state = tempfile::tempdir().unwrap();
+    let state_dir = state.path().to_str().unwrap();
+    let args = ["sync", "--source", &source.url(), "--target", &target.url(), "--state-dir", state_dir];
+    let mut first = Daemon::start(&args);
+    wait_for("a streaming checkpoint", Duration::from_secs(60), || checkpoint_offset(state.path()).is_some());
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+    fill::fill_strings(&mut source.conn(), 2_000, 100);
+    let out = crate::cli::replicant(&args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("cannot continue") && err.contains("checkpoint.json") && err.contains("replace"), "{err}");
+    let keys: u64 = redis::cmd("DBSIZE").query(&mut target.conn()).unwrap();
+    assert_eq!(keys, 0, "a second snapshot was written");
+}
