@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make demo`: replicant end to end on local servers. Starts a source redis-server, fills
 # it with every kind of value, saves an RDB, checks it, shows it as JSON, restores it into
-# a second redis-server; then copies the live source into a third one with
-# `replicant sync` while writes go on, and proves each copy identical with DEBUG DIGEST.
+# a second redis-server; then runs replicant as a daemon with an admin port, attaches it
+# to the live source with REPLICAOF, shows INFO and metrics while writes go on, proves
+# each copy identical with DEBUG DIGEST, and stops it with SHUTDOWN (final checkpoint).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -66,26 +67,45 @@ else
 fi
 
 LIVE=$(free_port); start_server live "$LIVE"
-say "replicant sync: follow the live source (port $SRC) into a third server (port $LIVE) while writes go on"
-$BIN sync --source "redis://127.0.0.1:$SRC" --target "redis://127.0.0.1:$LIVE" --shards 4 > "$WORK/sync.log" 2>&1 &
+ADMIN=$(free_port); METRICS=$(free_port)
+say "replicant as a daemon: admin port $ADMIN, metrics on $METRICS, checkpoint in $WORK/state"
+echo "\$ replicant sync --target redis://127.0.0.1:$LIVE --admin 127.0.0.1:$ADMIN --metrics 127.0.0.1:$METRICS --state-dir $WORK/state"
+$BIN sync --target "redis://127.0.0.1:$LIVE" --admin "127.0.0.1:$ADMIN" --metrics "127.0.0.1:$METRICS" \
+  --state-dir "$WORK/state" --shards 4 > "$WORK/sync.log" 2>&1 &
 SYNC=$!
 PIDS+=($SYNC)
-for i in $(seq 1 3000); do echo "INCR visits"; echo "RPUSH feed event-$i"; echo "HSET user:1 seen $i"; done \
-  | redis-cli -p "$SRC" > /dev/null
+for _ in $(seq 100); do redis-cli -p "$ADMIN" PING >/dev/null 2>&1 && break; sleep 0.1; done
+admin() { redis-cli -p "$ADMIN" "$@"; }
+show_info() { admin INFO replication | tr -d '\r' | grep -E "^(role|master_host|master_port|master_link_status|phase|master_repl_offset|applied_offset|lag_bytes|rdb_bytes|rdb_keys):" | paste -sd' ' | sed 's/^/  /'; }
+
+say "Attach it slaveof-style: redis-cli -p $ADMIN REPLICAOF 127.0.0.1 $SRC"
+admin REPLICAOF 127.0.0.1 "$SRC"
+echo "INFO replication while the snapshot is copied and 9000 writes go on:"
+(for i in $(seq 1 3000); do echo "INCR visits"; echo "RPUSH feed event-$i"; echo "HSET user:1 seen $i"; done \
+  | redis-cli -p "$SRC" > /dev/null) &
+WRITER=$!
+while kill -0 "$WRITER" 2>/dev/null; do show_info; sleep 0.5; done
 redis-cli -p "$SRC" EXPIRE feed 86400 > /dev/null
-echo "9000 writes made on the source during and after the full sync"
 for _ in $(seq 600); do
-  [ "$(redis-cli -p "$SRC" DEBUG DIGEST)" = "$(redis-cli -p "$LIVE" DEBUG DIGEST)" ] && break
+  [ "$(admin INFO replication | tr -d '\r' | grep -E '^lag_bytes:')" = "lag_bytes:0" ] &&
+    [ "$(redis-cli -p "$SRC" DEBUG DIGEST)" = "$(redis-cli -p "$LIVE" DEBUG DIGEST)" ] && break
   sleep 0.1
 done
+echo "caught up:"; show_info
 echo "the source sees replicant as a replica:"
 redis-cli -p "$SRC" INFO replication | grep -E "^(connected_slaves|slave0)" | sed 's/^/  /'
+echo "Prometheus (curl http://127.0.0.1:$METRICS/metrics), a few lines:"
+exec 3<>"/dev/tcp/127.0.0.1/$METRICS"; printf 'GET /metrics HTTP/1.1\r\nHost: demo\r\n\r\n' >&3
+grep -E "^replicant_(lag_bytes|applied_offset|commands_applied_total|shard_in_flight)" <&3 | head -6 | sed 's/^/  /'; exec 3<&-
 A=$(redis-cli -p "$SRC" DEBUG DIGEST); B=$(redis-cli -p "$LIVE" DEBUG DIGEST)
 echo "DEBUG DIGEST source $A"
 echo "DEBUG DIGEST live   $B"
-kill -TERM "$SYNC"; wait "$SYNC" || true
+say "SHUTDOWN through the admin port: drain, final checkpoint, exit"
+admin SHUTDOWN || true
+wait "$SYNC" || { echo "replicant did not stop cleanly"; cat "$WORK/sync.log"; exit 1; }
+echo "checkpoint ($WORK/state/checkpoint.json):"; sed 's/^/  /' "$WORK/state/checkpoint.json"
 if [ "$A" = "$B" ]; then
-  say "The live copy caught up: identical to the source, writes included."
+  say "The live copy caught up: identical to the source, writes included. A restart resumes from the checkpoint."
 else
   echo "MISMATCH"; cat "$WORK/sync.log"; exit 1
 fi

@@ -15,6 +15,9 @@ pub struct CommandInfo {
     /// Whether the command has a key (keyless ones, like `SELECT` or `FUNCTION LOAD`, are
     /// not bound to a shard).
     pub keyed: bool,
+    /// The source replication offset after the command it came from (0 when not from a
+    /// stream); set by [`Commands::stamp`].
+    pub offset: u64,
     key: Range<usize>,
 }
 
@@ -94,8 +97,15 @@ impl Commands {
         let k = key.unwrap_or_default();
         self.keys.extend_from_slice(k.get(..KEY_NOTE_MAX).unwrap_or(k));
         let slot = key.map_or(0, crate::slot::key_slot);
-        self.info.push(CommandInfo { name, db, slot, keyed: key.is_some(), key: start..self.keys.len() });
+        self.info.push(CommandInfo { name, db, slot, keyed: key.is_some(), offset: 0, key: start..self.keys.len() });
         self.starts.push(self.buf.len());
+    }
+
+    /// Records `offset` as the source offset of every command.
+    pub fn stamp(&mut self, offset: u64) {
+        for info in &mut self.info {
+            info.offset = offset;
+        }
     }
 
     /// Bytes encoded so far.

@@ -23,9 +23,13 @@ pub(crate) enum Msg {
 /// A sender's progress, read by the dispatcher.
 #[derive(Debug, Default)]
 pub(crate) struct Progress {
-    /// Offset of the last batch handed to the sender.
-    pub(crate) sent: AtomicU64,
-    /// Offset of the last batch the target acknowledged completely.
+    /// Batches handed to the sender (counted by the dispatcher before it hands one over).
+    pub(crate) batches_sent: AtomicU64,
+    /// Batches the target acknowledged completely.
+    pub(crate) batches_acked: AtomicU64,
+    /// Offset of the last batch the target acknowledged completely. Batches never split
+    /// the commands of one source command while streaming, so everything up to it is
+    /// applied on this sender.
     pub(crate) acked: AtomicU64,
     /// Commands acknowledged.
     pub(crate) commands: AtomicU64,
@@ -94,6 +98,7 @@ fn settle(conn: &Connection, marks: &mut VecDeque<(u64, u64)>, progress: &Progre
             break;
         }
         progress.acked.store(offset, Ordering::Relaxed);
+        progress.batches_acked.fetch_add(1, Ordering::Relaxed);
         marks.pop_front();
     }
 }

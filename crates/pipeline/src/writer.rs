@@ -323,11 +323,11 @@ impl Writer {
                     for (info, bytes) in cmds.iter() {
                         if info.keyed {
                             let i = self.topology.sender_for(info.slot);
-                            self.stage(i, info, cmds.key_of(info), bytes, offset).await?;
+                            self.stage(i, info, cmds.key_of(info), bytes, info.offset).await?;
                         } else {
                             let mut one = Commands::new();
                             one.push_encoded(info, cmds.key_of(info), bytes);
-                            self.broadcast(one, offset).await?;
+                            self.broadcast(one, info.offset).await?;
                         }
                     }
                     self.dispatched = offset;
@@ -360,7 +360,9 @@ impl Writer {
         }
     }
 
-    /// Adds a command to a sender's pending batch, selecting its database first.
+    /// Adds a command to a sender's pending batch, selecting its database first. While
+    /// streaming, a full batch is handed over only between source commands, so a batch's
+    /// offset covers every command of it and none of the next.
     async fn stage(
         &mut self,
         i: usize,
@@ -377,18 +379,20 @@ impl Writer {
             });
         }
         let full = {
-            let Some(shard) = self.shards.get_mut(i) else { return Err(WriterError::Stopped) };
-            if !cluster && shard.db != Some(info.db) {
-                shard.pending.begin_keyless("SELECT", 2, info.db).uint(info.db);
-                shard.db = Some(info.db);
-            }
-            shard.pending.push_encoded(info, key, bytes);
-            shard.pending_offset = offset;
-            shard.pending.len() >= self.cfg.batch_commands
+            let Some(shard) = self.shards.get(i) else { return Err(WriterError::Stopped) };
+            let boundary = !self.streaming || offset != shard.pending_offset;
+            shard.pending.len() >= self.cfg.batch_commands && boundary
         };
         if full {
             self.send_pending(i).await?;
         }
+        let Some(shard) = self.shards.get_mut(i) else { return Err(WriterError::Stopped) };
+        if !cluster && shard.db != Some(info.db) {
+            shard.pending.begin_keyless("SELECT", 2, info.db).uint(info.db);
+            shard.db = Some(info.db);
+        }
+        shard.pending.push_encoded(info, key, bytes);
+        shard.pending_offset = offset;
         Ok(())
     }
 
@@ -402,7 +406,7 @@ impl Writer {
         };
         self.limiter.take(commands.len(), commands.byte_len()).await;
         let Some(shard) = self.shards.get(i) else { return Err(WriterError::Stopped) };
-        shard.progress.sent.store(offset, Ordering::Relaxed);
+        shard.progress.batches_sent.fetch_add(1, Ordering::Relaxed);
         if shard.tx.send(Msg::Batch { commands, offset }).await.is_err() {
             return Err(self.failed());
         }
@@ -534,7 +538,8 @@ impl Writer {
         }
     }
 
-    fn queue_routed(&mut self, cmds: Commands) {
+    fn queue_routed(&mut self, mut cmds: Commands) {
+        cmds.stamp(self.offset);
         match self.work.back_mut() {
             Some(Work::Routed(pending, offset)) if pending.len() < 4096 => {
                 for (info, bytes) in cmds.iter() {
@@ -661,8 +666,9 @@ impl Sink for Writer {
             return None;
         }
         let behind = self.shards.iter().filter_map(|s| {
-            let (sent, acked) = (s.progress.sent.load(Ordering::Relaxed), s.progress.acked.load(Ordering::Relaxed));
-            (acked < sent).then_some(acked)
+            let p = &s.progress;
+            let busy = p.batches_acked.load(Ordering::Relaxed) < p.batches_sent.load(Ordering::Relaxed);
+            busy.then(|| p.acked.load(Ordering::Relaxed))
         });
         let committed = behind.fold(self.dispatched, u64::min);
         self.progress.committed.store(committed, Ordering::Relaxed);
