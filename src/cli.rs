@@ -97,6 +97,11 @@ pub(crate) struct SyncArgs {
     /// Keep a checkpoint here and resume from it after a restart.
     #[arg(long, value_name = "DIR")]
     pub(crate) state_dir: Option<std::path::PathBuf>,
+    /// Resume at least once instead of exactly once after a crash: no marker keys
+    /// (`replicant:applied:N`) on the target, but writes in flight at a SIGKILL may be
+    /// applied again. (Exactly once is the default with --state-dir on a standalone target.)
+    #[arg(long, requires = "state_dir")]
+    pub(crate) at_least_once: bool,
     /// Progress bar: auto (on a terminal), always, never.
     #[arg(long, value_enum, default_value_t = ProgressArg::Auto)]
     pub(crate) progress: ProgressArg,

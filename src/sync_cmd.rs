@@ -56,6 +56,7 @@ fn config_from_args(args: &SyncArgs) -> anyhow::Result<Config> {
     c.admin.password.clone_from(&args.admin_password);
     c.metrics.listen = args.metrics.as_deref().map(|a| parse_addr("--metrics", a)).transpose()?;
     c.state.dir.clone_from(&args.state_dir);
+    c.state.exactly_once = !args.at_least_once;
     c.log.progress = match args.progress {
         ProgressArg::Auto => Progress::Auto,
         ProgressArg::Always => Progress::Always,

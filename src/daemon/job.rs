@@ -49,7 +49,10 @@ async fn follow(spec: &JobSpec, status: &Arc<JobStatus>, mut stop: watch::Receiv
     match (resume, &spec.state) {
         (Some(at), _) => {
             tracing::info!(replid = %at.replid, offset = at.offset, db = at.db, "Resuming from the checkpoint.");
-            writer.resume_from(at);
+            let markers = writer.resume_exactly(at).await?;
+            if writer.exactly_once() {
+                tracing::info!(markers, "Exactly once: commands the target applied after the checkpoint are skipped.");
+            }
         }
         (None, Some(state)) => state.store(&Checkpoint::full_sync(&source, &target))?,
         (None, None) => {}
@@ -83,6 +86,9 @@ async fn follow(spec: &JobSpec, status: &Arc<JobStatus>, mut stop: watch::Receiv
     let _ = writer.committed();
     if let Some(state) = &spec.state {
         store_final(state, &progress, &source, &target)?;
+    }
+    if drained.is_ok() {
+        writer.clear_markers().await.context("cannot delete the exactly-once markers")?;
     }
     let closed = writer.close().await;
     let link = &status.link;

@@ -67,6 +67,7 @@ impl Plan {
         writer.rate = RateLimit::new(w.max_ops(), w.max_bytes());
         writer.skip_errors.clone_from(&w.skip_errors);
         writer.strict_key_order = w.strict_key_order;
+        writer.exactly_once = config.exactly_once();
         writer.convert = ConvertConfig::default().mode(mode).now_ms(Some(crate::rdb_cmd::now_ms()));
         Ok(Plan {
             source,

@@ -202,6 +202,8 @@ fn checkpoint_offset(dir: &Path) -> Option<u64> {
     (v["state"] == "streaming").then(|| v["offset"].as_u64()).flatten()
 }
 
+/// At least once (no markers): the writes in flight at the kill are applied again, which
+/// the idempotent load cannot tell.
 #[test]
 fn a_daemon_killed_with_sigkill_resumes_with_a_partial_resync() {
     // A backlog big enough for everything the load writes, however slow the machine: a
@@ -213,7 +215,7 @@ fn a_daemon_killed_with_sigkill_resumes_with_a_partial_resync() {
     let args = ["sync", "--source", &source.url(), "--target", &target.url(), "--progress", "never"];
     let mut args: Vec<&str> = args.to_vec();
     let state_dir = state.path().to_str().unwrap();
-    args.extend(["--state-dir", state_dir]);
+    args.extend(["--state-dir", state_dir, "--at-least-once"]);
     let mut first = Daemon::start(&args);
     wait_for("a streaming checkpoint", Duration::from_secs(60), || checkpoint_offset(state.path()).is_some());
     let (stop, done) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)));
@@ -241,6 +243,83 @@ fn a_daemon_killed_with_sigkill_resumes_with_a_partial_resync() {
     assert!(second.log().contains("Resuming from the checkpoint"), "{}", second.log());
 }
 
+/// Writes that change their key by adding to it (INCR, LPUSH, APPEND, XADD, in two
+/// databases): applying any of them twice shows in the data.
+fn additive_load(conn: redis::Connection, stop: Arc<AtomicBool>, done: Arc<AtomicU64>) -> std::thread::JoinHandle<()> {
+    let mut conn = conn;
+    std::thread::spawn(move || {
+        let mut round = 0u64;
+        while !stop.load(Ordering::Relaxed) {
+            let k = round % 100;
+            let mut pipe = redis::pipe();
+            pipe.cmd("INCR").arg(format!("n:{k}")).ignore();
+            pipe.cmd("LPUSH").arg(format!("l:{}", k % 10)).arg(round).ignore();
+            pipe.cmd("APPEND").arg(format!("a:{}", k % 10)).arg(".").ignore();
+            pipe.cmd("XADD").arg("events").arg("*").arg("round").arg(round).ignore();
+            pipe.cmd("SELECT").arg(2).ignore().cmd("INCRBY").arg("db2:n").arg(3).ignore();
+            pipe.cmd("SELECT").arg(0).ignore();
+            pipe.cmd("MULTI").ignore().cmd("INCR").arg("tx:{a}").ignore().cmd("INCR").arg("tx:{a}2").ignore();
+            pipe.cmd("EXEC").ignore();
+            let _: () = pipe.query(&mut conn).unwrap();
+            round += 1;
+            done.store(round, Ordering::Relaxed);
+        }
+    })
+}
+
+#[test]
+fn a_sigkilled_daemon_applies_nothing_twice() {
+    let source = RedisServer::builder().arg("--repl-backlog-size", "256mb").start();
+    fill::fill_mixed(&mut source.conn(), 2_000);
+    let target = RedisServer::start();
+    let state = tempfile::tempdir().unwrap();
+    let state_dir = state.path().to_str().unwrap();
+    let args = [
+        "sync",
+        "--source",
+        &source.url(),
+        "--target",
+        &target.url(),
+        "--state-dir",
+        state_dir,
+        "--shards",
+        "4",
+        "--progress",
+        "never",
+    ];
+    let mut first = Daemon::start(&args);
+    wait_for("a streaming checkpoint", Duration::from_secs(60), || checkpoint_offset(state.path()).is_some());
+    let (stop, done) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)));
+    let load = additive_load(source.conn(), stop.clone(), done.clone());
+    let first_checkpoint = checkpoint_offset(state.path()).unwrap();
+    wait_for("the checkpoint to move under load", Duration::from_secs(60), || {
+        checkpoint_offset(state.path()).is_some_and(|o| o > first_checkpoint) && done.load(Ordering::Relaxed) > 300
+    });
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+    let writes_at_kill = done.load(Ordering::Relaxed);
+    wait_for("more writes while replicant is down", Duration::from_secs(30), || {
+        done.load(Ordering::Relaxed) > writes_at_kill + 100
+    });
+    let mut second = Daemon::start(&args);
+    wait_for("more writes after the restart", Duration::from_secs(30), || {
+        done.load(Ordering::Relaxed) > writes_at_kill + 300
+    });
+    stop.store(true, Ordering::Relaxed);
+    load.join().unwrap();
+    let expected = snapshot(&mut source.conn());
+    let offset: u64 = source.info_field("replication", "master_repl_offset").unwrap().parse().unwrap();
+    wait_for("the checkpoint to reach the master's offset", Duration::from_secs(60), || {
+        checkpoint_offset(state.path()).is_some_and(|o| o >= offset)
+    });
+    second.signal("-TERM");
+    assert!(second.wait_exit(Duration::from_secs(30)), "SIGTERM did not end the process cleanly");
+    // The markers are gone after the clean stop, so the target is the source exactly.
+    replicant_testkit::assert_same(&expected, &snapshot(&mut target.conn()));
+    assert_eq!(source.info_field("stats", "sync_full").as_deref(), Some("1"), "a second full sync happened");
+    assert!(second.log().contains("Exactly once"), "{}", second.log());
+}
+
 #[test]
 fn sigterm_drains_and_stores_a_final_checkpoint() {
     let source = RedisServer::start();
@@ -264,11 +343,16 @@ fn sigterm_drains_and_stores_a_final_checkpoint() {
         field(&info(&mut conn, "replication"), "phase").as_deref() == Some("streaming")
     });
     let _: () = redis::cmd("SET").arg("last").arg("write").query(&mut source.conn()).unwrap();
-    wait_until_same(&snapshot(&mut source.conn()), &mut target.conn(), Duration::from_secs(60));
-    let received: u64 = field(&info(&mut conn, "replication"), "master_repl_offset").unwrap().parse().unwrap();
+    let offset: u64 = source.info_field("replication", "master_repl_offset").unwrap().parse().unwrap();
+    wait_for("the write applied", Duration::from_secs(60), || {
+        let text = info(&mut conn, "replication");
+        field(&text, "applied_offset").and_then(|o| o.parse::<u64>().ok()).is_some_and(|o| o >= offset)
+    });
     daemon.signal("-TERM");
     assert!(daemon.wait_exit(Duration::from_secs(30)), "SIGTERM did not end the process cleanly");
-    assert!(checkpoint_offset(state.path()).unwrap() >= received);
+    assert!(checkpoint_offset(state.path()).unwrap() >= offset);
+    // The exactly-once markers are deleted at a clean stop: the target is the source.
+    replicant_testkit::assert_same(&snapshot(&mut source.conn()), &snapshot(&mut target.conn()));
 }
 
 #[test]

@@ -146,6 +146,20 @@ impl Config {
         let mut out = Vec::new();
         self.admin.warnings(&mut out);
         self.writer.warnings(&mut out);
+        if self.state.dir.is_some() && self.state.exactly_once && self.writer.strict_key_order {
+            out.push(
+                "state.exactly_once: off, because writer.strict_key_order is set (an error inside a \
+                 transaction does not stop the commands after it); after a crash, writes in flight may \
+                 be applied again"
+                    .to_string(),
+            );
+        }
         out
+    }
+
+    /// Whether exactly-once batches are in effect: a state directory, and strict key
+    /// order off (the target being standalone is checked when connecting).
+    pub fn exactly_once(&self) -> bool {
+        self.state.dir.is_some() && self.state.exactly_once && !self.writer.strict_key_order
     }
 }

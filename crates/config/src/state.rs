@@ -20,11 +20,15 @@ pub struct State {
     pub dir: Option<PathBuf>,
     /// Milliseconds between checkpoints (default 1000, 10..=3 600 000).
     pub checkpoint_interval_ms: u64,
+    /// Apply nothing twice after a crash: streamed batches become transactions with a
+    /// marker key per sender on the target (default true; in effect with `dir`, on a
+    /// standalone target, and with `writer.strict_key_order` off).
+    pub exactly_once: bool,
 }
 
 impl Default for State {
     fn default() -> Self {
-        State { dir: None, checkpoint_interval_ms: 1000 }
+        State { dir: None, checkpoint_interval_ms: 1000, exactly_once: true }
     }
 }
 

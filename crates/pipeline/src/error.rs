@@ -21,6 +21,9 @@ pub enum WriterError {
     /// The target's cluster slot map could not be read or is incomplete.
     #[error("cannot read the target's cluster slot map: {0}")]
     SlotMap(String),
+    /// An exactly-once marker on the target cannot be used.
+    #[error("cannot resume exactly once: {0}")]
+    Marker(String),
     /// A sender stopped without saying why.
     #[error("a target sender stopped")]
     Stopped,

@@ -10,11 +10,14 @@
 //!   stays atomic; each sender keeps its own database selection.
 //! - The committed offset (the highest source offset whose commands the target has all
 //!   acknowledged) is what the link reports in `REPLCONF ACK`.
+//! - With `exactly_once`, streamed batches are transactions carrying a marker per sender
+//!   (`marker`), so a resume after a crash skips exactly what the target applied.
 
 #![deny(missing_docs)]
 
 mod error;
 mod limit;
+mod marker;
 pub mod route;
 mod shard;
 mod topology;

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use replicant_convert::Commands;
-use replicant_target::Connection;
+use replicant_target::{Connection, Marker};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::WriterError;
@@ -15,7 +15,7 @@ use crate::WriterError;
 /// Work for a sender.
 pub(crate) enum Msg {
     /// Commands to send; `offset` is the source offset after the last of them.
-    Batch { commands: Commands, offset: u64 },
+    Batch { commands: Commands, offset: u64, marker: Option<Marker> },
     /// Reply once everything sent before was acknowledged.
     Flush(oneshot::Sender<()>),
 }
@@ -63,10 +63,13 @@ pub(crate) async fn run(mut conn: Connection, mut rx: mpsc::Receiver<Msg>, progr
             }
         };
         let result = match msg {
-            Msg::Batch { commands, offset } => {
+            Msg::Batch { commands, offset, marker } => {
                 sent += commands.len() as u64;
                 marks.push_back((sent, offset));
-                conn.send(commands).await
+                match marker {
+                    Some(marker) => conn.send_atomic(commands, &marker).await,
+                    None => conn.send(commands).await,
+                }
             }
             Msg::Flush(done) => {
                 let r = conn.drain().await;
@@ -97,7 +100,7 @@ fn settle(conn: &Connection, marks: &mut VecDeque<(u64, u64)>, progress: &Progre
         if count > acked {
             break;
         }
-        progress.acked.store(offset, Ordering::Relaxed);
+        progress.acked.fetch_max(offset, Ordering::Relaxed);
         progress.batches_acked.fetch_add(1, Ordering::Relaxed);
         marks.pop_front();
     }

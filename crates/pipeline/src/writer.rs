@@ -47,6 +47,11 @@ pub struct WriterConfig {
     /// later write to its key was sent. Costs a round trip per repeated write to a hot key.
     /// Default: off.
     pub strict_key_order: bool,
+    /// Send each streamed batch as a transaction with a marker key per sender
+    /// (`replicant:applied:N`), so that a resume after a crash applies nothing twice
+    /// ([`Writer::resume_exactly`]). Turned off, with a warning, on a cluster target.
+    /// Default: off.
+    pub exactly_once: bool,
 }
 
 impl Default for WriterConfig {
@@ -60,6 +65,7 @@ impl Default for WriterConfig {
             rate: RateLimit::none(),
             skip_errors: Vec::new(),
             strict_key_order: false,
+            exactly_once: false,
         }
     }
 }
@@ -153,6 +159,11 @@ struct Shard {
     pending_offset: u64,
     /// Database the connection will be in once its pending commands ran.
     db: Option<u64>,
+    /// Commands up to this offset are already applied (from this sender's marker).
+    skip_through: Option<u64>,
+    /// The dispatched offset when `pending` got its first command: everything of this
+    /// sender up to it was in batches already handed over.
+    floor: u64,
 }
 
 /// Writes a source's snapshot and stream to a target through sharded senders.
@@ -177,6 +188,8 @@ pub struct Writer {
     topology: Topology,
     /// Every database written into this one (from the target URL's `/db`).
     db_map: Option<u64>,
+    /// The target, for the exactly-once markers.
+    target_endpoint: Endpoint,
     /// The master's replication ID, once known.
     replid: Option<ReplId>,
     /// The source database of the last command queued.
@@ -196,6 +209,13 @@ impl Writer {
         let topology = Topology::discover(target, &mut probe, cfg.shards).await?;
         drop(probe);
         let db_map = target.db.or(cfg.convert.db);
+        if topology.is_cluster() && cfg.exactly_once {
+            tracing::warn!(
+                "Exactly-once batches need a standalone target (a batch spans hash slots); \
+                 after a crash, writes in flight may be applied again."
+            );
+            cfg.exactly_once = false;
+        }
         let mut convert = cfg.convert.clone().target(profile).db(db_map);
         convert.select = false;
         let limiter = Limiter::new(cfg.rate);
@@ -208,13 +228,22 @@ impl Writer {
             let (tx, rx) = mpsc::channel(4);
             let progress = Arc::new(Progress::default());
             tasks.push(tokio::spawn(shard::run(conn, rx, progress.clone(), failure.clone())));
-            shards.push(Shard { tx, progress, pending: Commands::new(), pending_offset: 0, db: None });
+            shards.push(Shard {
+                tx,
+                progress,
+                pending: Commands::new(),
+                pending_offset: 0,
+                db: None,
+                skip_through: None,
+                floor: 0,
+            });
         }
         let progress = Arc::new(WriterProgress {
             shards: shards.iter().map(|s: &Shard| s.progress.clone()).collect(),
             ..WriterProgress::default()
         });
         Ok(Writer {
+            target_endpoint: target.clone(),
             replid: None,
             stream_db: 0,
             db_marks: VecDeque::from([(0, 0)]),
@@ -249,6 +278,40 @@ impl Writer {
         self.progress.committed.store(at.offset, Ordering::Relaxed);
         self.progress.streaming.store(true, Ordering::Relaxed);
         self.progress.set_resume_point(at);
+    }
+
+    /// Continues like [`Writer::resume_from`], and with `exactly_once` reads each sender's
+    /// marker from the target so that commands it already applied are skipped. Returns how
+    /// many senders had a marker.
+    pub async fn resume_exactly(&mut self, at: ResumePoint) -> Result<usize, WriterError> {
+        self.resume_from(at);
+        if !self.cfg.exactly_once {
+            return Ok(0);
+        }
+        let marks = crate::marker::read(&self.target_endpoint, self.marker_db(), at, self.shards.len()).await?;
+        let mut found = 0;
+        for (shard, mark) in self.shards.iter_mut().zip(marks) {
+            shard.skip_through = mark.filter(|m| *m > at.offset);
+            found += usize::from(mark.is_some());
+        }
+        Ok(found)
+    }
+
+    /// Whether streamed batches carry exactly-once markers.
+    pub fn exactly_once(&self) -> bool {
+        self.cfg.exactly_once
+    }
+
+    /// Deletes the exactly-once markers; call after [`Writer::finish`] at a clean stop.
+    pub async fn clear_markers(&self) -> Result<(), WriterError> {
+        if !self.cfg.exactly_once {
+            return Ok(());
+        }
+        crate::marker::clear(&self.target_endpoint, self.marker_db(), self.shards.len()).await
+    }
+
+    fn marker_db(&self) -> u64 {
+        self.db_map.unwrap_or(0)
     }
 
     /// Progress figures shared with other tasks.
@@ -341,7 +404,12 @@ impl Writer {
                     self.dispatched = offset;
                 }
                 Work::SnapshotDone(offset) => {
-                    self.flush_pending().await?;
+                    // Wait for the snapshot: the stream's offsets start here (after a second
+                    // full sync they may be lower than the last stream's).
+                    self.drain_all().await?;
+                    for shard in &self.shards {
+                        shard.progress.acked.store(offset, Ordering::Relaxed);
+                    }
                     self.dispatched = offset;
                     self.streaming = true;
                     self.progress.snapshot_offset.store(offset, Ordering::Relaxed);
@@ -380,13 +448,20 @@ impl Writer {
         }
         let full = {
             let Some(shard) = self.shards.get(i) else { return Err(WriterError::Stopped) };
+            if self.streaming && shard.skip_through.is_some_and(|through| offset <= through) {
+                return Ok(());
+            }
             let boundary = !self.streaming || offset != shard.pending_offset;
             shard.pending.len() >= self.cfg.batch_commands && boundary
         };
         if full {
             self.send_pending(i).await?;
         }
+        let dispatched = self.dispatched;
         let Some(shard) = self.shards.get_mut(i) else { return Err(WriterError::Stopped) };
+        if shard.pending.is_empty() {
+            shard.floor = dispatched;
+        }
         if !cluster && shard.db != Some(info.db) {
             shard.pending.begin_keyless("SELECT", 2, info.db).uint(info.db);
             shard.db = Some(info.db);
@@ -406,8 +481,20 @@ impl Writer {
         };
         self.limiter.take(commands.len(), commands.byte_len()).await;
         let Some(shard) = self.shards.get(i) else { return Err(WriterError::Stopped) };
-        shard.progress.batches_sent.fetch_add(1, Ordering::Relaxed);
-        if shard.tx.send(Msg::Batch { commands, offset }).await.is_err() {
+        let p = &shard.progress;
+        if p.batches_acked.load(Ordering::Relaxed) == p.batches_sent.load(Ordering::Relaxed) {
+            // An idle sender has everything up to its floor applied; without this its
+            // acknowledged offset would be as old as its last batch.
+            p.acked.fetch_max(shard.floor, Ordering::Relaxed);
+        }
+        p.batches_sent.fetch_add(1, Ordering::Relaxed);
+        let marker = match self.replid {
+            Some(replid) if self.streaming && self.cfg.exactly_once => {
+                Some(crate::marker::marker(self.marker_db(), i, replid, offset, self.shards.len()))
+            }
+            _ => None,
+        };
+        if shard.tx.send(Msg::Batch { commands, offset, marker }).await.is_err() {
             return Err(self.failed());
         }
         Ok(())
@@ -623,6 +710,9 @@ impl Sink for Writer {
         self.replid = replid;
         self.stream_db = 0;
         self.db_marks = VecDeque::from([(offset, 0)]);
+        for shard in &mut self.shards {
+            shard.skip_through = None;
+        }
         self.streaming = false;
         self.progress.streaming.store(false, Ordering::Relaxed);
         if let Ok(mut g) = self.progress.resume.lock() {

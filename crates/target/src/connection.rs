@@ -12,7 +12,7 @@ use crate::reply::{take_reply, Reply};
 use replicant_net::{Endpoint, Stream};
 
 use crate::policy::KeysInFlight;
-use crate::{Policy, TargetError};
+use crate::{Marker, Policy, TargetError};
 
 /// Counters of one connection.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -34,13 +34,25 @@ pub struct Connection {
     stream: Stream,
     read_buf: BytesMut,
     /// Sent batches whose replies are not all read: the batch and how many were read.
-    inflight: VecDeque<(Commands, usize)>,
+    inflight: VecDeque<InFlight>,
     unanswered: usize,
     window: usize,
     stats: ConnectionStats,
     policy: Policy,
     /// Keys of the commands in flight (only tracked under `strict_key_order`).
     keys: KeysInFlight,
+    /// The database the connection is in once everything sent ran.
+    db: u64,
+}
+
+/// A batch sent whose replies are not all read.
+struct InFlight {
+    batch: Commands,
+    /// Replies read.
+    done: usize,
+    /// For a transaction: how many commands the caller gave (counted as acknowledged at
+    /// `EXEC`).
+    atomic: Option<usize>,
 }
 
 impl Connection {
@@ -58,6 +70,7 @@ impl Connection {
             stats: ConnectionStats::default(),
             policy: Policy::default(),
             keys: KeysInFlight::default(),
+            db: 0,
         };
         if let Some(password) = &url.password {
             let mut args: Vec<&[u8]> = vec![b"AUTH"];
@@ -140,10 +153,28 @@ impl Connection {
         self.send_segment(segment).await
     }
 
-    async fn send_segment(&mut self, mut batch: Commands) -> Result<(), TargetError> {
+    /// Sends a batch as one transaction that also stores `marker`: the target applies all
+    /// of it and the marker, or none. Errors are checked as for [`Connection::send`].
+    pub async fn send_atomic(&mut self, batch: Commands, marker: &Marker) -> Result<(), TargetError> {
         if batch.is_empty() {
             return Ok(());
         }
+        let given = batch.len();
+        let wrapped = crate::atomic::wrap(&batch, marker, &mut self.db);
+        self.transmit(wrapped, Some(given)).await
+    }
+
+    async fn send_segment(&mut self, batch: Commands) -> Result<(), TargetError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        for info in batch.info().iter().filter(|i| i.name == "SELECT") {
+            self.db = info.db;
+        }
+        self.transmit(batch, None).await
+    }
+
+    async fn transmit(&mut self, mut batch: Commands, atomic: Option<usize>) -> Result<(), TargetError> {
         if self.policy.strict_key_order {
             for info in batch.info() {
                 if let Some(hash) = self.keys.hash_of(&batch, info) {
@@ -153,10 +184,10 @@ impl Connection {
         }
         self.write(batch.bytes()).await?;
         self.stats.bytes += batch.bytes().len() as u64;
-        self.stats.sent += batch.len() as u64;
+        self.stats.sent += atomic.unwrap_or(batch.len()) as u64;
         self.unanswered += batch.len();
         batch.release_bytes();
-        self.inflight.push_back((batch, 0));
+        self.inflight.push_back(InFlight { batch, done: 0, atomic });
         while self.unanswered > self.window {
             self.answer_one().await?;
         }
@@ -178,33 +209,73 @@ impl Connection {
     /// Reads one reply and matches it to the oldest unanswered command.
     async fn answer_one(&mut self) -> Result<(), TargetError> {
         let reply = self.read_reply().await?;
-        let Some((batch, done)) = self.inflight.front_mut() else {
+        let Some(mut entry) = self.inflight.pop_front() else {
             return Err(TargetError::Protocol { addr: self.addr.clone(), why: "a reply to no command".into() });
         };
-        let info = batch.info().get(*done);
-        if let Reply::Error(text) = reply {
-            let (command, db, key) = match info {
-                Some(i) => (i.name, i.db, format!("\"{}\"", batch.key_of(i).escape_ascii())),
-                None => ("?", 0, String::new()),
-            };
-            if !self.policy.tolerates(&text) {
-                return Err(TargetError::Rejected { addr: self.addr.clone(), command, key, db, reply: text });
-            }
-            tracing::warn!(target = %self.addr, command, key, db, reply = %text, "Target error tolerated by skip_errors.");
-            self.stats.skipped += 1;
+        let result = self.answer(&mut entry, reply);
+        if entry.done < entry.batch.len() {
+            self.inflight.push_front(entry);
         }
+        result
+    }
+
+    fn answer(&mut self, entry: &mut InFlight, reply: Reply) -> Result<(), TargetError> {
+        let index = entry.done;
+        entry.done += 1;
+        self.unanswered -= 1;
+        let Some(given) = entry.atomic else {
+            self.check(&entry.batch, index, reply)?;
+            self.release_key(&entry.batch, index);
+            self.stats.acknowledged += 1;
+            return Ok(());
+        };
+        if entry.done < entry.batch.len() {
+            // `+OK` to MULTI, `+QUEUED` to the rest: an error here aborts the transaction.
+            if let Reply::Error(text) = reply {
+                return Err(self.rejected(&entry.batch, index, text));
+            }
+            return Ok(());
+        }
+        let Reply::Array(Some(replies)) = reply else {
+            return self.check(&entry.batch, index, reply);
+        };
+        for (i, r) in replies.into_iter().enumerate() {
+            self.check(&entry.batch, i + 1, r)?;
+        }
+        for i in 0..entry.batch.len() {
+            self.release_key(&entry.batch, i);
+        }
+        self.stats.acknowledged += given as u64;
+        Ok(())
+    }
+
+    /// An error reply stops everything unless the policy tolerates it.
+    fn check(&mut self, batch: &Commands, index: usize, reply: Reply) -> Result<(), TargetError> {
+        let Reply::Error(text) = reply else { return Ok(()) };
+        if !self.policy.tolerates(&text) {
+            return Err(self.rejected(batch, index, text));
+        }
+        let info = batch.info().get(index);
+        let (command, key) = (info.map_or("?", |i| i.name), info.map(|i| batch.key_of(i).escape_ascii().to_string()));
+        tracing::warn!(target = %self.addr, command, key, reply = %text, "Target error tolerated by skip_errors.");
+        self.stats.skipped += 1;
+        Ok(())
+    }
+
+    fn rejected(&self, batch: &Commands, index: usize, reply: String) -> TargetError {
+        let (command, db, key) = match batch.info().get(index) {
+            Some(i) => (i.name, i.db, format!("\"{}\"", batch.key_of(i).escape_ascii())),
+            None => ("?", 0, String::new()),
+        };
+        TargetError::Rejected { addr: self.addr.clone(), command, key, db, reply }
+    }
+
+    fn release_key(&mut self, batch: &Commands, index: usize) {
         if self.policy.strict_key_order {
-            if let Some(hash) = info.and_then(|i| self.keys.hash_of(batch, i)) {
+            if let Some(hash) = batch.info().get(index).and_then(|i| self.keys.hash_of(batch, i)) {
                 self.keys.remove(hash);
             }
         }
-        *done += 1;
-        self.unanswered -= 1;
-        self.stats.acknowledged += 1;
-        if *done >= batch.len() {
-            self.inflight.pop_front();
-        }
-        Ok(())
     }
 
     async fn read_reply(&mut self) -> Result<Reply, TargetError> {

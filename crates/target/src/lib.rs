@@ -8,16 +8,20 @@
 //!   TLS) and authenticates.
 //! - [`Connection::send`] writes a [`replicant_convert::Commands`] batch and keeps at
 //!   most a window of commands unanswered; [`Connection::drain`] waits for all replies.
+//! - [`Connection::send_atomic`] sends a batch as one transaction with a [`Marker`], so
+//!   that after a crash the marker says exactly which batches were applied.
 //! - [`Policy`] says which error replies are tolerated and whether writes to one key may
 //!   overlap in flight.
 
 #![deny(missing_docs)]
 
+mod atomic;
 mod connection;
 mod error;
 mod policy;
 mod reply;
 
+pub use atomic::Marker;
 pub use connection::{Connection, ConnectionStats};
 pub use error::TargetError;
 pub use policy::Policy;

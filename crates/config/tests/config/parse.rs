@@ -78,6 +78,7 @@ listen = "[::1]:9121"
 [state]
 dir = "/var/lib/replicant"
 checkpoint_interval_ms = 250
+exactly_once = false
 
 [log]
 format = "json"
@@ -119,6 +120,7 @@ fn a_full_file_sets_every_field() {
     want.metrics.listen = Some("[::1]:9121".parse::<SocketAddr>().unwrap());
     want.state.dir = Some(PathBuf::from("/var/lib/replicant"));
     want.state.checkpoint_interval_ms = 250;
+    want.state.exactly_once = false;
     want.log.format = LogFormat::Json;
     want.log.level = "info,replicant_link=debug".into();
     want.log.progress = Progress::Never;

@@ -316,3 +316,17 @@ fn load_reads_parses_and_validates() {
     assert_eq!(err.to_string(), format!("cannot read {}", missing.display()));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn exactly_once_is_on_with_a_state_dir_unless_strict_key_order_is_set() {
+    let mut config = minimal_with(|_| {});
+    assert!(config.state.exactly_once && !config.exactly_once(), "no state dir, no markers");
+    config.state.dir = Some("/tmp/state".into());
+    assert!(config.exactly_once());
+    config.writer.strict_key_order = true;
+    assert!(!config.exactly_once());
+    config.validate().unwrap();
+    assert!(config.warnings().iter().any(|w| w.starts_with("state.exactly_once: off")), "{:?}", config.warnings());
+    config.state.exactly_once = false;
+    assert!(config.warnings().is_empty());
+}
