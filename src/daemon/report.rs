@@ -106,23 +106,29 @@ pub(crate) fn metrics(job: Option<&JobStatus>) -> String {
             link.connections.load(Ordering::Relaxed),
         );
     let shards = job.writer.get().map(|w| w.shards()).unwrap_or_default();
-    let names: Vec<String> = (0..shards.len()).map(|i| i.to_string()).collect();
-    {
-        let mut f = m.family(
-            "replicant_shard_in_flight",
-            "Commands sent to the target and not yet answered, per sender.",
-            Kind::Gauge,
-        );
-        for (name, s) in names.iter().zip(&shards) {
-            f.sample(&[("shard", name)], s.in_flight);
-        }
-    }
-    {
-        let mut f =
-            m.family("replicant_shard_applied_total", "Commands the target acknowledged, per sender.", Kind::Counter);
-        for (name, s) in names.iter().zip(&shards) {
-            f.sample(&[("shard", name)], s.applied);
-        }
-    }
+    let in_flight: Vec<u64> = shards.iter().map(|s| s.in_flight).collect();
+    let applied: Vec<u64> = shards.iter().map(|s| s.applied).collect();
+    per_shard(
+        &mut m,
+        "replicant_shard_in_flight",
+        "Commands sent to the target and not yet answered, per sender.",
+        Kind::Gauge,
+        &in_flight,
+    );
+    per_shard(
+        &mut m,
+        "replicant_shard_applied_total",
+        "Commands the target acknowledged, per sender.",
+        Kind::Counter,
+        &applied,
+    );
     m.finish()
+}
+
+/// One family with a series per sender.
+fn per_shard(m: &mut Metrics, name: &str, help: &str, kind: Kind, values: &[u64]) {
+    let mut family = m.family(name, help, kind);
+    for (i, v) in values.iter().enumerate() {
+        family.sample(&[("shard", &i.to_string())], *v);
+    }
 }

@@ -202,27 +202,23 @@ fn checkpoint_offset(dir: &Path) -> Option<u64> {
     (v["state"] == "streaming").then(|| v["offset"].as_u64()).flatten()
 }
 
-/// At least once (no markers): the writes in flight at the kill are applied again, which
-/// the idempotent load cannot tell.
-#[test]
-fn a_daemon_killed_with_sigkill_resumes_with_a_partial_resync() {
-    // A backlog big enough for everything the load writes, however slow the machine: a
-    // resume the backlog cannot serve is a clean stop, tested elsewhere.
-    let source = RedisServer::builder().arg("--repl-backlog-size", "256mb").start();
-    fill::fill_mixed(&mut source.conn(), 5_000);
-    let target = RedisServer::start();
-    let state = tempfile::tempdir().unwrap();
-    let args = ["sync", "--source", &source.url(), "--target", &target.url(), "--progress", "never"];
-    let mut args: Vec<&str> = args.to_vec();
-    let state_dir = state.path().to_str().unwrap();
-    args.extend(["--state-dir", state_dir, "--at-least-once"]);
+type Load = fn(redis::Connection, Arc<AtomicBool>, Arc<AtomicU64>) -> std::thread::JoinHandle<()>;
+
+/// Runs replicant with `extra` flags and a state directory while `load` writes to the
+/// source, kills it with SIGKILL once a checkpoint moved under load, lets the load go on,
+/// starts it again, and stops the load: returns the second process, still running.
+fn kill_and_restart(source: &RedisServer, target: &RedisServer, state: &Path, extra: &[&str], load: Load) -> Daemon {
+    let (src, dst) = (source.url(), target.url());
+    let mut args = vec!["sync", "--source", &src, "--target", &dst, "--progress", "never"];
+    args.extend(["--state-dir", state.to_str().unwrap()]);
+    args.extend(extra);
     let mut first = Daemon::start(&args);
-    wait_for("a streaming checkpoint", Duration::from_secs(60), || checkpoint_offset(state.path()).is_some());
+    wait_for("a streaming checkpoint", Duration::from_secs(60), || checkpoint_offset(state).is_some());
     let (stop, done) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)));
-    let load = idempotent_load(source.conn(), stop.clone(), done.clone());
-    let first_checkpoint = checkpoint_offset(state.path()).unwrap();
+    let writer = load(source.conn(), stop.clone(), done.clone());
+    let first_checkpoint = checkpoint_offset(state).unwrap();
     wait_for("the checkpoint to move under load", Duration::from_secs(60), || {
-        checkpoint_offset(state.path()).is_some_and(|o| o > first_checkpoint) && done.load(Ordering::Relaxed) > 200
+        checkpoint_offset(state).is_some_and(|o| o > first_checkpoint) && done.load(Ordering::Relaxed) > 300
     });
     first.child.kill().unwrap();
     first.child.wait().unwrap();
@@ -235,7 +231,24 @@ fn a_daemon_killed_with_sigkill_resumes_with_a_partial_resync() {
         done.load(Ordering::Relaxed) > writes_at_kill + 300
     });
     stop.store(true, Ordering::Relaxed);
-    load.join().unwrap();
+    writer.join().unwrap();
+    second
+}
+
+/// A source whose backlog holds everything the load writes, however slow the machine (a
+/// resume the backlog cannot serve is a clean stop, tested below).
+fn source_with_big_backlog(keys: usize) -> RedisServer {
+    let source = RedisServer::builder().arg("--repl-backlog-size", "256mb").start();
+    fill::fill_mixed(&mut source.conn(), keys);
+    source
+}
+
+/// At least once (no markers): the writes in flight at the kill are applied again, which
+/// the idempotent load cannot tell.
+#[test]
+fn a_daemon_killed_with_sigkill_resumes_with_a_partial_resync() {
+    let (source, target, state) = (source_with_big_backlog(5_000), RedisServer::start(), tempfile::tempdir().unwrap());
+    let second = kill_and_restart(&source, &target, state.path(), &["--at-least-once"], idempotent_load);
     wait_until_same(&snapshot(&mut source.conn()), &mut target.conn(), Duration::from_secs(60));
     assert_eq!(source.info_field("stats", "sync_full").as_deref(), Some("1"), "a second full sync happened");
     let partial: u64 = source.info_field("stats", "sync_partial_ok").unwrap().parse().unwrap();
@@ -269,44 +282,8 @@ fn additive_load(conn: redis::Connection, stop: Arc<AtomicBool>, done: Arc<Atomi
 
 #[test]
 fn a_sigkilled_daemon_applies_nothing_twice() {
-    let source = RedisServer::builder().arg("--repl-backlog-size", "256mb").start();
-    fill::fill_mixed(&mut source.conn(), 2_000);
-    let target = RedisServer::start();
-    let state = tempfile::tempdir().unwrap();
-    let state_dir = state.path().to_str().unwrap();
-    let args = [
-        "sync",
-        "--source",
-        &source.url(),
-        "--target",
-        &target.url(),
-        "--state-dir",
-        state_dir,
-        "--shards",
-        "4",
-        "--progress",
-        "never",
-    ];
-    let mut first = Daemon::start(&args);
-    wait_for("a streaming checkpoint", Duration::from_secs(60), || checkpoint_offset(state.path()).is_some());
-    let (stop, done) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)));
-    let load = additive_load(source.conn(), stop.clone(), done.clone());
-    let first_checkpoint = checkpoint_offset(state.path()).unwrap();
-    wait_for("the checkpoint to move under load", Duration::from_secs(60), || {
-        checkpoint_offset(state.path()).is_some_and(|o| o > first_checkpoint) && done.load(Ordering::Relaxed) > 300
-    });
-    first.child.kill().unwrap();
-    first.child.wait().unwrap();
-    let writes_at_kill = done.load(Ordering::Relaxed);
-    wait_for("more writes while replicant is down", Duration::from_secs(30), || {
-        done.load(Ordering::Relaxed) > writes_at_kill + 100
-    });
-    let mut second = Daemon::start(&args);
-    wait_for("more writes after the restart", Duration::from_secs(30), || {
-        done.load(Ordering::Relaxed) > writes_at_kill + 300
-    });
-    stop.store(true, Ordering::Relaxed);
-    load.join().unwrap();
+    let (source, target, state) = (source_with_big_backlog(2_000), RedisServer::start(), tempfile::tempdir().unwrap());
+    let mut second = kill_and_restart(&source, &target, state.path(), &["--shards", "4"], additive_load);
     let expected = snapshot(&mut source.conn());
     let offset: u64 = source.info_field("replication", "master_repl_offset").unwrap().parse().unwrap();
     wait_for("the checkpoint to reach the master's offset", Duration::from_secs(60), || {
@@ -317,6 +294,8 @@ fn a_sigkilled_daemon_applies_nothing_twice() {
     // The markers are gone after the clean stop, so the target is the source exactly.
     replicant_testkit::assert_same(&expected, &snapshot(&mut target.conn()));
     assert_eq!(source.info_field("stats", "sync_full").as_deref(), Some("1"), "a second full sync happened");
+    let partial: u64 = source.info_field("stats", "sync_partial_ok").unwrap().parse().unwrap();
+    assert!(partial >= 1, "no partial resync:\n{}", second.log());
     assert!(second.log().contains("Exactly once"), "{}", second.log());
 }
 
