@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use replicant_convert::Commands;
-use replicant_target::{Connection, Marker};
+use replicant_target::{Connection, Marker, Redirect};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::WriterError;
@@ -37,6 +37,19 @@ pub(crate) struct Progress {
     pub(crate) sent_commands: AtomicU64,
     /// Error replies tolerated by `skip_errors`.
     pub(crate) skipped: AtomicU64,
+    /// Commands a cluster redirected, in order, waiting for the dispatcher.
+    pub(crate) redirects: Mutex<Vec<Redirect>>,
+}
+
+impl Progress {
+    /// Whether redirected commands wait for the dispatcher.
+    pub(crate) fn has_redirects(&self) -> bool {
+        self.redirects.lock().map(|l| !l.is_empty()).unwrap_or(true)
+    }
+
+    pub(crate) fn take_redirects(&self) -> Vec<Redirect> {
+        self.redirects.lock().map(|mut l| std::mem::take(&mut *l)).unwrap_or_default()
+    }
 }
 
 /// The first error of any sender; the others stop when they see the dispatcher gone.
@@ -55,7 +68,7 @@ pub(crate) async fn run(mut conn: Connection, mut rx: mpsc::Receiver<Msg>, progr
                 if let Err(e) = conn.drain().await {
                     return fail(&failure, e.into());
                 }
-                settle(&conn, &mut marks, &progress);
+                settle(&mut conn, &mut marks, &progress);
                 match rx.recv().await {
                     Some(msg) => msg,
                     None => break,
@@ -73,7 +86,7 @@ pub(crate) async fn run(mut conn: Connection, mut rx: mpsc::Receiver<Msg>, progr
             }
             Msg::Flush(done) => {
                 let r = conn.drain().await;
-                settle(&conn, &mut marks, &progress);
+                settle(&mut conn, &mut marks, &progress);
                 let _ = done.send(());
                 r
             }
@@ -81,23 +94,33 @@ pub(crate) async fn run(mut conn: Connection, mut rx: mpsc::Receiver<Msg>, progr
         if let Err(e) = result {
             return fail(&failure, e.into());
         }
-        settle(&conn, &mut marks, &progress);
+        settle(&mut conn, &mut marks, &progress);
     }
     if let Err(e) = conn.drain().await {
         return fail(&failure, e.into());
     }
-    settle(&conn, &mut marks, &progress);
+    settle(&mut conn, &mut marks, &progress);
 }
 
-/// Moves the acknowledged offset past every batch whose commands were all answered.
-fn settle(conn: &Connection, marks: &mut VecDeque<(u64, u64)>, progress: &Progress) {
+/// Moves the acknowledged offset past every batch whose commands were all answered, unless
+/// a cluster redirected commands that have not run elsewhere yet (the dispatcher takes
+/// them from `progress.redirects`, runs them, and clears the list).
+fn settle(conn: &mut Connection, marks: &mut VecDeque<(u64, u64)>, progress: &Progress) {
+    let redirected = conn.take_redirects();
+    let blocked = match progress.redirects.lock() {
+        Ok(mut list) => {
+            list.extend(redirected);
+            !list.is_empty()
+        }
+        Err(_) => true,
+    };
     let stats = conn.stats();
     let acked = stats.acknowledged;
     progress.commands.store(acked, Ordering::Relaxed);
     progress.sent_commands.store(stats.sent, Ordering::Relaxed);
     progress.skipped.store(stats.skipped, Ordering::Relaxed);
     while let Some(&(count, offset)) = marks.front() {
-        if count > acked {
+        if count > acked || blocked {
             break;
         }
         progress.acked.fetch_max(offset, Ordering::Relaxed);

@@ -23,6 +23,8 @@ use crate::shard::{self, Failure, Msg, Progress};
 use crate::topology::Topology;
 use crate::WriterError;
 
+mod reroute;
+
 /// Writer settings.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -81,7 +83,7 @@ pub struct WriterProgress {
     pub snapshot_offset: AtomicU64,
     /// Where a new process may continue the stream: everything before it is applied.
     resume: Mutex<Option<ResumePoint>>,
-    shards: Vec<Arc<Progress>>,
+    shards: Mutex<Vec<Arc<Progress>>>,
 }
 
 /// One sender's figures.
@@ -117,7 +119,8 @@ impl WriterProgress {
 
     /// Each sender's figures, in order.
     pub fn shards(&self) -> Vec<ShardFigures> {
-        self.shards
+        let shards = self.shards.lock().map(|s| s.clone()).unwrap_or_default();
+        shards
             .iter()
             .map(|p| {
                 let applied = p.commands.load(Ordering::Relaxed);
@@ -188,8 +191,10 @@ pub struct Writer {
     topology: Topology,
     /// Every database written into this one (from the target URL's `/db`).
     db_map: Option<u64>,
-    /// The target, for the exactly-once markers.
+    /// The target, for the exactly-once markers and slot-map refreshes.
     target_endpoint: Endpoint,
+    /// How the senders' connections treat replies.
+    policy: Policy,
     /// The master's replication ID, once known.
     replid: Option<ReplId>,
     /// The source database of the last command queued.
@@ -220,29 +225,14 @@ impl Writer {
         convert.select = false;
         let limiter = Limiter::new(cfg.rate);
         let failure: Failure = Arc::default();
-        let policy = Policy::new(cfg.skip_errors.clone(), cfg.strict_key_order);
-        let mut shards = Vec::with_capacity(topology.endpoints().len());
-        let mut tasks = Vec::with_capacity(topology.endpoints().len());
-        for endpoint in topology.endpoints() {
-            let conn = Connection::connect(endpoint, cfg.window).await?.with_policy(policy.clone());
-            let (tx, rx) = mpsc::channel(4);
-            let progress = Arc::new(Progress::default());
-            tasks.push(tokio::spawn(shard::run(conn, rx, progress.clone(), failure.clone())));
-            shards.push(Shard {
-                tx,
-                progress,
-                pending: Commands::new(),
-                pending_offset: 0,
-                db: None,
-                skip_through: None,
-                floor: 0,
-            });
-        }
+        let policy = Policy::new(cfg.skip_errors.clone(), cfg.strict_key_order).follow_redirects(topology.is_cluster());
+        let (shards, tasks) = spawn_senders(&topology, cfg.window, &policy, &failure).await?;
         let progress = Arc::new(WriterProgress {
-            shards: shards.iter().map(|s: &Shard| s.progress.clone()).collect(),
+            shards: Mutex::new(shards.iter().map(|s: &Shard| s.progress.clone()).collect()),
             ..WriterProgress::default()
         });
         Ok(Writer {
+            policy,
             target_endpoint: target.clone(),
             replid: None,
             stream_db: 0,
@@ -380,6 +370,9 @@ impl Writer {
             return Err(e);
         }
         self.forget_old_db_marks();
+        if self.shards.iter().any(|s| s.progress.has_redirects()) {
+            self.follow_redirects().await?;
+        }
         while let Some(work) = self.work.pop_front() {
             match work {
                 Work::Routed(cmds, offset) => {
@@ -507,8 +500,18 @@ impl Writer {
         Ok(())
     }
 
-    /// Waits until every sender's commands were acknowledged.
+    /// Waits until every sender's commands were acknowledged, commands a cluster
+    /// redirected included.
     async fn drain_all(&mut self) -> Result<(), WriterError> {
+        self.drain_senders().await?;
+        if self.shards.iter().any(|s| s.progress.has_redirects()) {
+            self.follow_redirects().await?;
+        }
+        Ok(())
+    }
+
+    /// Waits until every sender's connection has no command unanswered.
+    async fn drain_senders(&mut self) -> Result<(), WriterError> {
         self.flush_pending().await?;
         let mut waits = Vec::with_capacity(self.shards.len());
         for shard in &self.shards {
@@ -670,6 +673,33 @@ impl Writer {
         }
         Ok(())
     }
+}
+
+/// Connects one sender per endpoint of `topology` and starts its task.
+async fn spawn_senders(
+    topology: &Topology,
+    window: usize,
+    policy: &Policy,
+    failure: &Failure,
+) -> Result<(Vec<Shard>, Vec<JoinHandle<()>>), WriterError> {
+    let mut shards = Vec::with_capacity(topology.endpoints().len());
+    let mut tasks = Vec::with_capacity(topology.endpoints().len());
+    for endpoint in topology.endpoints() {
+        let conn = Connection::connect(endpoint, window).await?.with_policy(policy.clone());
+        let (tx, rx) = mpsc::channel(4);
+        let progress = Arc::new(Progress::default());
+        tasks.push(tokio::spawn(shard::run(conn, rx, progress.clone(), failure.clone())));
+        shards.push(Shard {
+            tx,
+            progress,
+            pending: Commands::new(),
+            pending_offset: 0,
+            db: None,
+            skip_through: None,
+            floor: 0,
+        });
+    }
+    Ok((shards, tasks))
 }
 
 /// The stream's database at `offset`, from the marks where it changed.

@@ -254,6 +254,62 @@ fn sync_with(source: &RedisServer, target: Endpoint, cfg: WriterConfig) -> Sync 
     Sync { status, stop: Some(tx), thread: Some(thread) }
 }
 
+/// Waits until the union of the cluster's masters equals `expected`.
+fn wait_cluster_equal(cluster: &replicant_testkit::RedisCluster, expected: &replicant_testkit::Snapshot) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let taken = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cluster.snapshot()));
+        if let Ok(image) = taken {
+            match replicant_testkit::diff_report(expected, &image) {
+                None => break,
+                Some(report) => assert!(std::time::Instant::now() < deadline, "{report}"),
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_cluster_resharded_during_the_sync_ends_equal_to_the_source() {
+    let source = RedisServer::start();
+    let cluster = replicant_testkit::RedisCluster::start(3);
+    // No TTLs: MIGRATE itself moves a key's expiry by a millisecond or so (it sends the
+    // time left), which is the cluster's doing, not the copy's.
+    fill::fill_strings(&mut source.conn(), 3_000, 32);
+    let sync = sync_into(&source, Endpoint::tcp("127.0.0.1", cluster.nodes[0].port()), 6);
+    sync.wait_streaming();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (mut conn, flag) = (source.conn(), stop.clone());
+    let load = std::thread::spawn(move || {
+        let mut round = 0u64;
+        while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+            let k = round % 3_000;
+            let mut pipe = redis::pipe();
+            pipe.cmd("INCR").arg(format!("n:{k}")).ignore();
+            pipe.cmd("RPUSH").arg(format!("l:{}", k % 300)).arg(round).ignore();
+            pipe.cmd("SET").arg(format!("s:{k}")).arg(round).ignore();
+            pipe.cmd("HSET").arg(format!("h:{}", k % 500)).arg(k).arg(round).ignore();
+            let _: () = pipe.query(&mut conn).unwrap();
+            round += 1;
+        }
+        round
+    });
+    let (from, to) = (cluster.nodes[0].cli(&["CLUSTER", "MYID"]), cluster.nodes[1].cli(&["CLUSTER", "MYID"]));
+    let out = std::process::Command::new("redis-cli")
+        .args(["--cluster", "reshard", &cluster.nodes[0].addr()])
+        .args(["--cluster-from", from.trim(), "--cluster-to", to.trim(), "--cluster-slots", "3000", "--cluster-yes"])
+        .output()
+        .expect("redis-cli must be installed");
+    assert!(out.status.success(), "reshard failed: {}", String::from_utf8_lossy(&out.stdout));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let rounds = load.join().unwrap();
+    assert!(rounds > 100, "the load hardly ran during the resharding ({rounds} rounds)");
+    wait_cluster_equal(&cluster, &snapshot(&mut source.conn()));
+    let owned = cluster.nodes[1].cli(&["CLUSTER", "COUNTKEYSINSLOT", "0"]);
+    assert!(!owned.trim().is_empty());
+    assert_eq!(sync.status.state(), LinkState::Streaming, "the sync stopped");
+}
+
 #[test]
 fn a_cluster_target_ends_equal_to_the_source() {
     let source = RedisServer::start();
@@ -269,18 +325,7 @@ fn a_cluster_target_ends_equal_to_the_source() {
     let sync = sync_into(&source, seed, 6);
     sync.wait_streaming();
     mixed_workload_one_db(&mut conn, 3_000, 9);
-    let expected = snapshot(&mut source.conn());
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let taken = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cluster.snapshot()));
-        if let Ok(image) = taken {
-            match replicant_testkit::diff_report(&expected, &image) {
-                None => break,
-                Some(report) => assert!(std::time::Instant::now() < deadline, "{report}"),
-            }
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_cluster_equal(&cluster, &snapshot(&mut source.conn()));
     // Every master got the function library.
     for node in &cluster.nodes {
         assert!(node.cli(&["FUNCTION", "LIST"]).contains("clib"), "function missing on {}", node.addr());

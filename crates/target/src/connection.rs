@@ -12,7 +12,8 @@ use crate::reply::{take_reply, Reply};
 use replicant_net::{Endpoint, Stream};
 
 use crate::policy::KeysInFlight;
-use crate::{Marker, Policy, TargetError};
+use crate::redirect;
+use crate::{Marker, Policy, Redirect, TargetError};
 
 /// Counters of one connection.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -43,6 +44,8 @@ pub struct Connection {
     keys: KeysInFlight,
     /// The database the connection is in once everything sent ran.
     db: u64,
+    /// Commands a cluster redirected, in order (with `follow_redirects`).
+    redirects: Vec<Redirect>,
 }
 
 /// A batch sent whose replies are not all read.
@@ -71,6 +74,7 @@ impl Connection {
             policy: Policy::default(),
             keys: KeysInFlight::default(),
             db: 0,
+            redirects: Vec::new(),
         };
         if let Some(password) = &url.password {
             let mut args: Vec<&[u8]> = vec![b"AUTH"];
@@ -186,7 +190,9 @@ impl Connection {
         self.stats.bytes += batch.bytes().len() as u64;
         self.stats.sent += atomic.unwrap_or(batch.len()) as u64;
         self.unanswered += batch.len();
-        batch.release_bytes();
+        if !self.policy.follow_redirects {
+            batch.release_bytes();
+        }
         self.inflight.push_back(InFlight { batch, done: 0, atomic });
         while self.unanswered > self.window {
             self.answer_one().await?;
@@ -249,9 +255,26 @@ impl Connection {
         Ok(())
     }
 
-    /// An error reply stops everything unless the policy tolerates it.
+    /// Takes the commands a cluster redirected so far, in the order they were sent.
+    pub fn take_redirects(&mut self) -> Vec<Redirect> {
+        std::mem::take(&mut self.redirects)
+    }
+
+    /// Whether commands were redirected and not taken yet.
+    pub fn has_redirects(&self) -> bool {
+        !self.redirects.is_empty()
+    }
+
+    /// An error reply stops everything unless the policy tolerates it (or, for a cluster
+    /// redirection, keeps the command for the caller).
     fn check(&mut self, batch: &Commands, index: usize, reply: Reply) -> Result<(), TargetError> {
         let Reply::Error(text) = reply else { return Ok(()) };
+        if self.policy.follow_redirects {
+            if let (Some((kind, addr)), Some(command)) = (redirect::parse(&text), redirect::single(batch, index)) {
+                self.redirects.push(Redirect { kind, addr, command });
+                return Ok(());
+            }
+        }
         if !self.policy.tolerates(&text) {
             return Err(self.rejected(batch, index, text));
         }

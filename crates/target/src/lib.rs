@@ -10,6 +10,8 @@
 //!   most a window of commands unanswered; [`Connection::drain`] waits for all replies.
 //! - [`Connection::send_atomic`] sends a batch as one transaction with a [`Marker`], so
 //!   that after a crash the marker says exactly which batches were applied.
+//! - With [`Policy::follow_redirects`], `MOVED`/`ASK`/`TRYAGAIN` replies do not fail: the
+//!   commands are kept as [`Redirect`]s for the caller to run where the cluster says.
 //! - [`Policy`] says which error replies are tolerated and whether writes to one key may
 //!   overlap in flight.
 
@@ -19,10 +21,12 @@ mod atomic;
 mod connection;
 mod error;
 mod policy;
+mod redirect;
 mod reply;
 
 pub use atomic::Marker;
 pub use connection::{Connection, ConnectionStats};
 pub use error::TargetError;
 pub use policy::Policy;
+pub use redirect::{Redirect, RedirectKind};
 pub use reply::Reply;

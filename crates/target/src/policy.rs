@@ -16,12 +16,21 @@ pub struct Policy {
     pub skip_errors: Vec<String>,
     /// Never two commands for one key in flight at once.
     pub strict_key_order: bool,
+    /// Keep commands redirected by a cluster (`MOVED`, `ASK`, `TRYAGAIN`) for the caller
+    /// instead of failing; the connection then keeps each batch's bytes until answered.
+    pub follow_redirects: bool,
 }
 
 impl Policy {
     /// A policy tolerating `skip_errors`, with or without strict key order.
     pub fn new(skip_errors: Vec<String>, strict_key_order: bool) -> Self {
-        Policy { skip_errors, strict_key_order }
+        Policy { skip_errors, strict_key_order, follow_redirects: false }
+    }
+
+    /// The same policy, following cluster redirections or not.
+    pub fn follow_redirects(mut self, follow: bool) -> Self {
+        self.follow_redirects = follow;
+        self
     }
 
     /// Whether an error reply is tolerated.
