@@ -7,7 +7,7 @@ REDIS_SERVER ?= $(or $(REPLICANT_REDIS_SERVER),redis-server)
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .DEFAULT_GOAL := build
-.PHONY: build test lint bench bench-check bench-sync demo deps
+.PHONY: build test lint bench bench-check bench-sync bench-stream demo deps
 
 build:
 	$(CARGO) build --release
@@ -40,6 +40,9 @@ bench-check: deps
 # Full sync side by side with redis-cli --pipe and a native replica (docs/performance.md).
 bench-sync: deps
 	bash scripts/bench-sync.sh
+
+bench-stream: deps
+	bash scripts/bench-stream.sh
 
 demo: deps
 	bash scripts/demo.sh

@@ -87,7 +87,8 @@ WRITER=$!
 while kill -0 "$WRITER" 2>/dev/null; do show_info; sleep 0.5; done
 redis-cli -p "$SRC" EXPIRE feed 86400 > /dev/null
 for _ in $(seq 600); do
-  [ "$(admin INFO replication | tr -d '\r' | grep -E '^lag_bytes:')" = "lag_bytes:0" ] && break
+  admin INFO replication | tr -d '\r' | grep -q '^phase:streaming' &&
+    [ "$(admin INFO replication | tr -d '\r' | grep -E '^lag_bytes:')" = "lag_bytes:0" ] && break
   sleep 0.1
 done
 echo "caught up:"; show_info

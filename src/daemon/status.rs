@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
-use replicant_link::{LinkState, LinkStatus};
+use replicant_link::LinkStatus;
 use replicant_pipeline::WriterProgress;
 
 /// The live state of one job.
@@ -81,20 +81,20 @@ impl JobStatus {
 
     /// Offset up to which the target acknowledged everything (0 before the snapshot is applied).
     pub(crate) fn applied(&self) -> u64 {
-        match self.writer.get() {
-            Some(w) if w.streaming.load(Ordering::Relaxed) => w.committed.load(Ordering::Relaxed),
-            _ => 0,
-        }
+        self.writer.get().and_then(|w| w.applied_now()).unwrap_or(0)
     }
 
-    /// Bytes received and not yet applied; while the snapshot is written, everything
-    /// received counts.
+    /// Bytes received and not yet applied. Before the snapshot is applied on the target it
+    /// also counts the snapshot bytes still to come, and is never 0: `lag_bytes:0` means
+    /// caught up.
     pub(crate) fn lag_bytes(&self) -> u64 {
-        let applied = self.applied();
-        if applied == 0 && self.link.state() != LinkState::Streaming {
-            return self.received();
+        let behind = self.received().saturating_sub(self.applied());
+        if self.writer.get().is_some_and(|w| w.snapshot_applied()) {
+            return behind;
         }
-        self.received().saturating_sub(applied)
+        let size = self.link.rdb_size.load(Ordering::Relaxed);
+        let got = self.link.rdb_bytes.load(Ordering::Relaxed);
+        (behind + size.saturating_sub(got)).max(1)
     }
 
     /// Commands the target acknowledged, and error replies tolerated.

@@ -123,8 +123,8 @@ fn settle(conn: &mut Connection, marks: &mut VecDeque<(u64, u64)>, progress: &Pr
         if count > acked || blocked {
             break;
         }
-        progress.acked.fetch_max(offset, Ordering::Relaxed);
-        progress.batches_acked.fetch_add(1, Ordering::Relaxed);
+        progress.acked.fetch_max(offset, Ordering::Release);
+        progress.batches_acked.fetch_add(1, Ordering::Release);
         marks.pop_front();
     }
 }

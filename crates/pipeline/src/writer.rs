@@ -81,6 +81,8 @@ pub struct WriterProgress {
     pub streaming: AtomicBool,
     /// Offset the stream continues from after the snapshot.
     pub snapshot_offset: AtomicU64,
+    /// Offset of the last work handed to the senders whole (published after each dispatch).
+    dispatched: AtomicU64,
     /// Where a new process may continue the stream: everything before it is applied.
     resume: Mutex<Option<ResumePoint>>,
     shards: Mutex<Vec<Arc<Progress>>>,
@@ -115,6 +117,24 @@ impl WriterProgress {
         if let Ok(mut g) = self.resume.lock() {
             *g = Some(at);
         }
+    }
+
+    /// The offset up to which the target has acknowledged everything, read now (the
+    /// committed offset, without waiting for the link to ask). `None` before the stream.
+    pub fn applied_now(&self) -> Option<u64> {
+        if !self.streaming.load(Ordering::Acquire) {
+            return None;
+        }
+        // Dispatched first: every batch with commands up to it was counted as sent before
+        // it was published, so a sender seen idle afterwards has them applied.
+        let dispatched = self.dispatched.load(Ordering::Acquire);
+        let shards = self.shards.lock().map(|s| s.clone()).unwrap_or_default();
+        let busy = shards.iter().filter_map(|p| {
+            let acked_batches = p.batches_acked.load(Ordering::Acquire);
+            let busy = acked_batches < p.batches_sent.load(Ordering::Acquire);
+            busy.then(|| p.acked.load(Ordering::Acquire))
+        });
+        Some(busy.fold(dispatched, u64::min))
     }
 
     /// Each sender's figures, in order.
@@ -261,6 +281,7 @@ impl Writer {
         self.replid = Some(at.replid);
         self.offset = at.offset;
         self.dispatched = at.offset;
+        self.progress.dispatched.store(at.offset, Ordering::Release);
         self.streaming = true;
         self.stream_db = at.db;
         self.db_marks = VecDeque::from([(at.offset, at.db)]);
@@ -406,11 +427,14 @@ impl Writer {
                     self.dispatched = offset;
                     self.streaming = true;
                     self.progress.snapshot_offset.store(offset, Ordering::Relaxed);
-                    self.progress.streaming.store(true, Ordering::Relaxed);
+                    self.progress.dispatched.store(offset, Ordering::Release);
+                    self.progress.streaming.store(true, Ordering::Release);
                 }
             }
         }
-        self.flush_pending().await
+        self.flush_pending().await?;
+        self.progress.dispatched.store(self.dispatched, Ordering::Release);
+        Ok(())
     }
 
     /// Drops the database marks before the committed offset, keeping the one in force there.
@@ -480,7 +504,7 @@ impl Writer {
             // acknowledged offset would be as old as its last batch.
             p.acked.fetch_max(shard.floor, Ordering::Relaxed);
         }
-        p.batches_sent.fetch_add(1, Ordering::Relaxed);
+        p.batches_sent.fetch_add(1, Ordering::Release);
         let marker = match self.replid {
             Some(replid) if self.streaming && self.cfg.exactly_once => {
                 Some(crate::marker::marker(self.marker_db(), i, replid, offset, self.shards.len()))
@@ -744,7 +768,7 @@ impl Sink for Writer {
             shard.skip_through = None;
         }
         self.streaming = false;
-        self.progress.streaming.store(false, Ordering::Relaxed);
+        self.progress.streaming.store(false, Ordering::Release);
         if let Ok(mut g) = self.progress.resume.lock() {
             *g = None;
         }
@@ -785,12 +809,7 @@ impl Sink for Writer {
         if !self.streaming {
             return None;
         }
-        let behind = self.shards.iter().filter_map(|s| {
-            let p = &s.progress;
-            let busy = p.batches_acked.load(Ordering::Relaxed) < p.batches_sent.load(Ordering::Relaxed);
-            busy.then(|| p.acked.load(Ordering::Relaxed))
-        });
-        let committed = behind.fold(self.dispatched, u64::min);
+        let committed = self.progress.applied_now()?;
         self.progress.committed.store(committed, Ordering::Relaxed);
         if let Some(replid) = self.replid {
             let db = db_at(&self.db_marks, committed);
