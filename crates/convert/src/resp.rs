@@ -108,6 +108,13 @@ impl Commands {
         }
     }
 
+    /// Records `offset` as the source offset of the last command.
+    pub fn stamp_last(&mut self, offset: u64) {
+        if let Some(info) = self.info.last_mut() {
+            info.offset = offset;
+        }
+    }
+
     /// Bytes encoded so far.
     pub fn byte_len(&self) -> usize {
         self.buf.len()

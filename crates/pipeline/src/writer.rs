@@ -608,9 +608,7 @@ impl Writer {
                 if let Some(tx) = self.tx.as_mut() {
                     tx.commands.push_raw(name, db, key, cmd.raw());
                 } else {
-                    let mut one = Commands::new();
-                    one.push_raw(name, db, key, cmd.raw());
-                    self.queue_routed(one);
+                    self.queue_one(name, db, key, cmd.raw());
                 }
             }
             Route::Split(parts) if self.tx.is_none() => {
@@ -649,6 +647,25 @@ impl Writer {
     fn queue_marker(&mut self) {
         if self.tx.is_none() {
             self.work.push_back(Work::Routed(Commands::new(), self.offset));
+        }
+    }
+
+    /// Queues one command straight into the routed work being gathered (the common case,
+    /// without an intermediate buffer).
+    fn queue_one(&mut self, name: &'static str, db: u64, key: Option<&[u8]>, raw: &[u8]) {
+        let offset = self.offset;
+        match self.work.back_mut() {
+            Some(Work::Routed(pending, at)) if pending.len() < 4096 => {
+                pending.push_raw(name, db, key, raw);
+                pending.stamp_last(offset);
+                *at = offset;
+            }
+            _ => {
+                let mut one = Commands::new();
+                one.push_raw(name, db, key, raw);
+                one.stamp(offset);
+                self.work.push_back(Work::Routed(one, offset));
+            }
         }
     }
 
