@@ -97,7 +97,8 @@ measure() { # dataset-name fill-function
 
 echo "| dataset | replicant sync --once | redis-cli --pipe (same commands) | native replica | replicant / pipe |"
 echo "| --- | ---: | ---: | ---: | ---: |"
-for set in "${@:-small collections}"; do
+sets=("$@"); [ ${#sets[@]} -gt 0 ] || sets=(small collections)
+for set in "${sets[@]}"; do
   case $set in
     small) measure "2M small keys" fill_small ;;
     collections) measure "200 collections of 50k" fill_collections ;;

@@ -14,7 +14,8 @@ use crate::target::TargetProfile;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Mode {
     /// RESTORE when the target loads the payload and the value was small enough to be
-    /// held whole, otherwise commands.
+    /// held whole, otherwise commands. Strings are written with `SET` (`PXAT` for the
+    /// expiry), which is cheaper for the target, unless they carry LRU/LFU data.
     #[default]
     Auto,
     /// Always RESTORE.
@@ -111,7 +112,14 @@ enum Current {
     Idle,
     Skip,
     Restored,
-    Rebuild { kind: Kind, expire: Option<i64>, pieces: u64 },
+    /// Rebuilding with commands. `expire_set`: the first `SET` of a string carried the
+    /// expiry (`PXAT`).
+    Rebuild {
+        kind: Kind,
+        expire: Option<i64>,
+        pieces: u64,
+        expire_set: bool,
+    },
 }
 
 /// Turns parser events into commands for a target.
@@ -149,6 +157,7 @@ impl Converter {
     /// Appends the commands that one event calls for.
     pub fn event(&mut self, event: &Event<'_>, out: &mut Commands) -> Result<(), ConvertError> {
         let before = out.len();
+        let bulk_before = self.rebuilding_collection();
         match *event {
             Event::SelectDb { db } => self.src_db = db,
             Event::Function { code } => {
@@ -166,8 +175,17 @@ impl Converter {
             Event::KeyEnd { .. } => self.key_end(out),
             _ => {}
         }
+        if bulk_before || self.rebuilding_collection() {
+            out.mark_bulk_from(before);
+        }
         self.stats.commands += (out.len() - before) as u64;
         Ok(())
+    }
+
+    /// Whether the current key is a collection being rebuilt with commands (strings, even
+    /// in pieces, are not marked: their commands stay with their key's sender).
+    fn rebuilding_collection(&self) -> bool {
+        matches!(self.cur, Current::Rebuild { kind, .. } if kind != Kind::String)
     }
 
     fn db(&self) -> u64 {
@@ -203,7 +221,7 @@ impl Converter {
                 out.command("DEL", self.db(), Some(k.key), &[k.key]);
             }
             self.stream.reset();
-            self.cur = Current::Rebuild { kind: k.kind(), expire: k.expire_ms, pieces: 0 };
+            self.cur = Current::Rebuild { kind: k.kind(), expire: k.expire_ms, pieces: 0, expire_set: false };
             self.stats.rebuilt += 1;
         }
         Ok(())
@@ -227,6 +245,9 @@ impl Converter {
             }
             Mode::Restore => true,
             Mode::Commands => k.kind() == Kind::Module,
+            // A string is cheaper for the target as `SET` than as a payload to check and
+            // decode, and `SET` loses nothing unless the key carries LRU/LFU data.
+            Mode::Auto if k.kind() == Kind::String => loadable && (k.idle_secs.is_some() || k.freq.is_some()),
             Mode::Auto => loadable,
         })
     }
@@ -236,9 +257,7 @@ impl Converter {
         let extra = if k.idle_secs.is_some() || k.freq.is_some() { 2 } else { 0 };
         let db = self.db();
         out.begin("RESTORE", 6 + extra, db, k.key).arg(k.key).int(k.expire_ms.unwrap_or(0));
-        let mut payload = Vec::with_capacity(payload_len(&raw));
-        write_payload(&raw, &mut payload);
-        out.arg(&payload).arg(b"REPLACE").arg(b"ABSTTL");
+        out.arg_from(payload_len(&raw), |buf| write_payload(&raw, buf)).arg(b"REPLACE").arg(b"ABSTTL");
         if let Some(idle) = k.idle_secs {
             out.arg(b"IDLETIME").uint(idle);
         } else if let Some(freq) = k.freq {
@@ -247,15 +266,24 @@ impl Converter {
     }
 
     fn value(&mut self, value: &Value<'_>, out: &mut Commands) -> Result<(), ConvertError> {
-        let Current::Rebuild { pieces, .. } = &mut self.cur else {
+        let Current::Rebuild { pieces, expire, expire_set, .. } = &mut self.cur else {
             return Ok(());
         };
         let db = self.cfg.db.unwrap_or(self.src_db);
         let key = self.key.as_slice();
         match value {
+            Value::String(piece) if *pieces == 0 => {
+                *pieces += 1;
+                match expire.filter(|_| self.cfg.target.at_least(6, 2)) {
+                    Some(ms) => {
+                        out.begin("SET", 5, db, key).arg(key).arg(piece).arg(b"PXAT").int(ms);
+                        *expire_set = true;
+                    }
+                    None => out.command("SET", db, Some(key), &[key, piece]),
+                }
+            }
             Value::String(piece) => {
-                let name = if *pieces == 0 { "SET" } else { "APPEND" };
-                out.command(name, db, Some(key), &[key, piece]);
+                out.command("APPEND", db, Some(key), &[key, piece]);
                 *pieces += 1;
             }
             Value::List(m) => push_all(out, "RPUSH", db, key, m.len(), m.iter()),
@@ -292,13 +320,16 @@ impl Converter {
     }
 
     fn key_end(&mut self, out: &mut Commands) {
-        if let Current::Rebuild { kind, expire, .. } = self.cur {
+        if let Current::Rebuild { kind, expire, pieces, expire_set } = self.cur {
             let db = self.db();
             let key = self.key.as_slice();
             if kind == Kind::Stream {
                 self.stream.finish(db, key, out);
             }
-            if let Some(ms) = expire {
+            // After `APPEND`s the expiry is set again: had it passed meanwhile, the first
+            // `APPEND` would have made a new key without one.
+            let done = expire_set && pieces == 1;
+            if let Some(ms) = expire.filter(|_| !done) {
                 out.begin("PEXPIREAT", 3, db, key).arg(key).int(ms);
             }
         }

@@ -18,6 +18,9 @@ pub struct CommandInfo {
     /// The source replication offset after the command it came from (0 when not from a
     /// stream); set by [`Commands::stamp`].
     pub offset: u64,
+    /// One of several commands that rebuild one key of a snapshot (set by the converter):
+    /// such keys may be kept on one connection each.
+    pub bulk: bool,
     key: Range<usize>,
 }
 
@@ -40,6 +43,22 @@ impl Commands {
     /// An empty buffer.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty buffer with room for `bytes` encoded bytes and `commands` commands.
+    pub fn with_capacity(bytes: usize, commands: usize) -> Self {
+        Commands {
+            buf: Vec::with_capacity(bytes),
+            starts: Vec::with_capacity(commands),
+            info: Vec::with_capacity(commands),
+            keys: Vec::new(),
+            open: 0,
+        }
+    }
+
+    /// Bytes the buffer holds room for.
+    pub fn capacity_bytes(&self) -> usize {
+        self.buf.capacity() + self.keys.capacity()
     }
 
     /// The encoded bytes.
@@ -97,7 +116,8 @@ impl Commands {
         let k = key.unwrap_or_default();
         self.keys.extend_from_slice(k.get(..KEY_NOTE_MAX).unwrap_or(k));
         let slot = key.map_or(0, crate::slot::key_slot);
-        self.info.push(CommandInfo { name, db, slot, keyed: key.is_some(), offset: 0, key: start..self.keys.len() });
+        let keyed = key.is_some();
+        self.info.push(CommandInfo { name, db, slot, keyed, offset: 0, bulk: false, key: start..self.keys.len() });
         self.starts.push(self.buf.len());
     }
 
@@ -105,6 +125,20 @@ impl Commands {
     pub fn stamp(&mut self, offset: u64) {
         for info in &mut self.info {
             info.offset = offset;
+        }
+    }
+
+    /// Records `offset` as the source offset of the commands from the `from`-th on.
+    pub fn stamp_from(&mut self, from: usize, offset: u64) {
+        for info in self.info.iter_mut().skip(from) {
+            info.offset = offset;
+        }
+    }
+
+    /// Marks the keyed commands from the `from`-th on as [`CommandInfo::bulk`].
+    pub fn mark_bulk_from(&mut self, from: usize) {
+        for info in self.info.iter_mut().skip(from).filter(|i| i.keyed) {
+            info.bulk = true;
         }
     }
 
@@ -165,6 +199,26 @@ impl Commands {
         self.buf.push(b'$');
         self.push_usize(bytes.len());
         self.buf.extend_from_slice(bytes);
+        self.buf.extend_from_slice(b"\r\n");
+        self.open = self.open.saturating_sub(1);
+        self
+    }
+
+    /// Adds a bulk-string argument of `len` bytes written by `write` straight into the
+    /// buffer (no intermediate copy).
+    pub fn arg_from(&mut self, len: usize, write: impl FnOnce(&mut Vec<u8>)) -> &mut Self {
+        let mark = self.buf.len();
+        self.buf.push(b'$');
+        self.push_usize(len);
+        let start = self.buf.len();
+        write(&mut self.buf);
+        if self.buf.len() - start != len {
+            // `len` was wrong: write the argument again with its true length.
+            let value = self.buf.split_off(start);
+            self.buf.truncate(mark);
+            self.open += 1;
+            return self.arg(&value);
+        }
         self.buf.extend_from_slice(b"\r\n");
         self.open = self.open.saturating_sub(1);
         self
@@ -244,6 +298,15 @@ mod tests {
             d.push_encoded(info, c.key_of(info), bytes);
         }
         assert_eq!(d.bytes(), c.bytes());
+    }
+
+    #[test]
+    fn writes_arguments_in_place_with_their_true_length() {
+        let mut c = Commands::new();
+        c.begin("X", 3, 0, b"k")
+            .arg_from(3, |b| b.extend_from_slice(b"abc"))
+            .arg_from(1, |b| b.extend_from_slice(b"de"));
+        assert_eq!(c.bytes(), b"*3\r\n$1\r\nX\r\n$3\r\nabc\r\n$2\r\nde\r\n");
     }
 
     #[test]

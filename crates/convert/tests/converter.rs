@@ -2,7 +2,7 @@
 //! The converter on small hand-built RDB streams: which commands each key becomes.
 
 use replicant_convert::{Commands, ConvertConfig, Converter, Mode, TargetProfile};
-use replicant_rdb::{Event, Parser, Status};
+use replicant_rdb::{Event, Parser, ParserConfig, Status};
 
 /// An RDB 9 stream with a disabled checksum, around the given body.
 fn rdb(body: &[u8]) -> Vec<u8> {
@@ -29,7 +29,11 @@ fn string_key(key: &str, value: &str, expire_ms: Option<i64>) -> Vec<u8> {
 
 /// Runs the converter over a stream and returns the commands as readable lines.
 fn convert(data: &[u8], cfg: ConvertConfig) -> Vec<String> {
-    let mut parser = Parser::default();
+    convert_with(ParserConfig::default(), data, cfg)
+}
+
+fn convert_with(parser: ParserConfig, data: &[u8], cfg: ConvertConfig) -> Vec<String> {
+    let mut parser = Parser::new(parser);
     let mut conv = Converter::new(cfg);
     let mut out = Commands::new();
     let mut input = data;
@@ -76,7 +80,21 @@ fn render(mut resp: &[u8]) -> Vec<String> {
 fn commands_mode_writes_set_then_absolute_expiry() {
     let data = rdb(&[&[0xfe, 0x00][..], &string_key("k", "v", Some(1_900_000_000_000))].concat());
     let cmds = convert(&data, ConvertConfig::default().mode(Mode::Commands));
+    assert_eq!(cmds, ["SELECT 0", "SET k v PXAT 1900000000000"]);
+    // Before Redis 6.2, SET has no PXAT.
+    let cmds = convert(&data, ConvertConfig::default().mode(Mode::Commands).target(TargetProfile::redis(6, 0)));
     assert_eq!(cmds, ["SELECT 0", "SET k v", "PEXPIREAT k 1900000000000"]);
+}
+
+#[test]
+fn a_string_in_pieces_gets_its_expiry_again_after_the_appends() {
+    let data = rdb(&[&[0xfe, 0x00][..], &string_key("k", "abcdefghij", Some(1_900_000_000_000))].concat());
+    let parser = ParserConfig::default().batch_bytes(4).raw_value_max(0);
+    let cmds = convert_with(parser, &data, ConvertConfig::default().mode(Mode::Commands));
+    assert_eq!(
+        cmds,
+        ["SELECT 0", "SET k abcd PXAT 1900000000000", "APPEND k efgh", "APPEND k ij", "PEXPIREAT k 1900000000000"]
+    );
 }
 
 #[test]
@@ -122,14 +140,28 @@ fn databases_are_selected_once_each_or_remapped() {
     assert_eq!(cmds, ["SELECT 7", "SET a 1", "SET b 2", "SET c 3"]);
 }
 
+/// A set of two members, `a` and `b`.
+const SET_KEY: &[u8] = &[0x02, 0x01, b's', 0x02, 0x01, b'a', 0x01, b'b'];
+
 #[test]
 fn auto_mode_falls_back_to_commands_for_an_older_target() {
     // An RDB 9 payload cannot be loaded by Redis 4.0 (RDB 8).
-    let data = rdb(&[&[0xfe, 0x00][..], &string_key("k", "v", None)].concat());
+    let data = rdb(&[&[0xfe, 0x00][..], SET_KEY].concat());
     let cmds = convert(&data, ConvertConfig::default().target(TargetProfile::redis(4, 0)));
-    assert_eq!(cmds, ["SELECT 0", "SET k v"]);
+    assert_eq!(cmds, ["SELECT 0", "DEL s", "SADD s a b"]);
     let cmds = convert(&data, ConvertConfig::default().target(TargetProfile::redis(7, 0)));
     assert_eq!(cmds[1].split(' ').next(), Some("RESTORE"));
+}
+
+#[test]
+fn auto_mode_writes_strings_with_set_unless_they_carry_lru_data() {
+    let plain = string_key("k", "v", Some(1_900_000_000_000));
+    let cmds = convert(&rdb(&[&[0xfe, 0x00][..], &plain].concat()), ConvertConfig::default());
+    assert_eq!(cmds, ["SELECT 0", "SET k v PXAT 1900000000000"]);
+    // Idle time 5 s (RDB_OPCODE_IDLE) before the key: only RESTORE keeps it.
+    let idle = rdb(&[&[0xfe, 0x00, 0xf8, 0x05][..], &string_key("k", "v", None)].concat());
+    let cmds = convert(&idle, ConvertConfig::default());
+    assert_eq!(cmds, ["SELECT 0", "RESTORE k 0 <13 bytes> REPLACE ABSTTL IDLETIME 5"]);
 }
 
 #[test]
@@ -143,4 +175,24 @@ fn sets_and_sorted_sets_become_batched_commands() {
     .concat();
     let cmds = convert(&rdb(&body), ConvertConfig::default().mode(Mode::Commands));
     assert_eq!(cmds, ["SELECT 0", "DEL s", "SADD s a b", "DEL z", "ZADD z 1.5 x -inf y"]);
+}
+
+#[test]
+fn commands_rebuilding_a_collection_are_marked_bulk_and_strings_are_not() {
+    let body = [&[0xfe, 0x00][..], SET_KEY, &string_key("k", "v", Some(1_900_000_000_000))].concat();
+    let data = rdb(&body);
+    let mut parser = Parser::default();
+    let mut conv = Converter::new(ConvertConfig::default().mode(Mode::Commands).target(TargetProfile::redis(6, 0)));
+    let mut out = Commands::new();
+    let mut input = &data[..];
+    while let Status::Event { event, consumed } = parser.parse(input).unwrap() {
+        conv.event(&event, &mut out).unwrap();
+        let end = matches!(event, Event::End(_));
+        input = &input[consumed..];
+        if end {
+            break;
+        }
+    }
+    let marks: Vec<(&str, bool)> = out.info().iter().map(|i| (i.name, i.bulk)).collect();
+    assert_eq!(marks, [("SELECT", false), ("DEL", true), ("SADD", true), ("SET", false), ("PEXPIREAT", false)]);
 }

@@ -74,6 +74,17 @@ impl Topology {
         }
     }
 
+    /// The first sender of the node that owns `slot`.
+    pub(crate) fn head_for(&self, slot: u16) -> usize {
+        match &self.slot_node {
+            Some(map) => {
+                let node = map.get(usize::from(slot)).copied().unwrap_or(0);
+                self.node_first.get(usize::from(node)).copied().unwrap_or(0)
+            }
+            None => 0,
+        }
+    }
+
     /// One sender per node: where commands for every node go.
     pub(crate) fn node_heads(&self) -> &[usize] {
         &self.node_first

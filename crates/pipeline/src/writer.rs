@@ -18,12 +18,20 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::limit::{Limiter, RateLimit};
-use crate::route::{route, Route};
 use crate::shard::{self, Failure, Msg, Progress};
 use crate::topology::Topology;
 use crate::WriterError;
 
 mod reroute;
+mod stream;
+mod work;
+
+use stream::Transaction;
+use work::{Work, WorkQueue};
+
+/// A sender's batch is also handed over once it holds this many bytes, so that batches of
+/// big values stay small in memory.
+const BATCH_MAX_BYTES: usize = 1 << 20;
 
 /// Writer settings.
 #[derive(Debug, Clone)]
@@ -154,26 +162,6 @@ impl WriterProgress {
     }
 }
 
-/// Queued work, in source order.
-enum Work {
-    /// Commands each bound to its own key's sender (or barriers when keyless).
-    Routed(Commands, u64),
-    /// Commands that must run alone, in order, on one connection (a transaction, or a
-    /// command spanning slots).
-    Barrier(Commands, u64),
-    /// A keyless command for the whole server: alone, and on every node of a cluster.
-    Broadcast(Commands, u64),
-    /// The snapshot is complete.
-    SnapshotDone(u64),
-}
-
-/// A `MULTI` … `EXEC` block being collected.
-struct Transaction {
-    commands: Commands,
-    /// Whether a command in it spans slots or has no key.
-    spans: bool,
-}
-
 struct Shard {
     tx: mpsc::Sender<Msg>,
     progress: Arc<Progress>,
@@ -196,7 +184,7 @@ pub struct Writer {
     tasks: Vec<JoinHandle<()>>,
     failure: Failure,
     converter: Converter,
-    work: VecDeque<Work>,
+    work: WorkQueue,
     /// The transaction being collected (`MULTI` seen, `EXEC` not yet).
     tx: Option<Transaction>,
     /// Offset the snapshot continues from, and where the stream is.
@@ -264,7 +252,7 @@ impl Writer {
             shards,
             tasks,
             failure,
-            work: VecDeque::new(),
+            work: WorkQueue::default(),
             tx: None,
             offset: 0,
             dispatched: 0,
@@ -394,12 +382,12 @@ impl Writer {
         if self.shards.iter().any(|s| s.progress.has_redirects()) {
             self.follow_redirects().await?;
         }
-        while let Some(work) = self.work.pop_front() {
+        while let Some(work) = self.work.pop() {
             match work {
                 Work::Routed(cmds, offset) => {
                     for (info, bytes) in cmds.iter() {
                         if info.keyed {
-                            let i = self.topology.sender_for(info.slot);
+                            let i = self.sender_for(info);
                             self.stage(i, info, cmds.key_of(info), bytes, info.offset).await?;
                         } else {
                             let mut one = Commands::new();
@@ -408,6 +396,7 @@ impl Writer {
                         }
                     }
                     self.dispatched = offset;
+                    self.work.recycle(cmds);
                 }
                 Work::Barrier(cmds, offset) => {
                     self.barrier(cmds, offset).await?;
@@ -435,6 +424,18 @@ impl Writer {
         self.flush_pending().await?;
         self.progress.dispatched.store(self.dispatched, Ordering::Release);
         Ok(())
+    }
+
+    /// The sender for a keyed command: its slot's, except that during a snapshot every
+    /// key rebuilt with several commands goes to its node's first sender, so the target
+    /// builds one big value at a time instead of several interleaved (snapshot keys are
+    /// distinct, and the stream starts after the snapshot was drained).
+    fn sender_for(&self, info: &CommandInfo) -> usize {
+        if info.bulk && !self.streaming {
+            self.topology.head_for(info.slot)
+        } else {
+            self.topology.sender_for(info.slot)
+        }
     }
 
     /// Drops the database marks before the committed offset, keeping the one in force there.
@@ -469,7 +470,8 @@ impl Writer {
                 return Ok(());
             }
             let boundary = !self.streaming || offset != shard.pending_offset;
-            shard.pending.len() >= self.cfg.batch_commands && boundary
+            let size = shard.pending.len() >= self.cfg.batch_commands || shard.pending.byte_len() >= BATCH_MAX_BYTES;
+            size && boundary
         };
         if full {
             self.send_pending(i).await?;
@@ -494,7 +496,9 @@ impl Writer {
             if shard.pending.is_empty() {
                 return Ok(());
             }
-            (shard.pending.take(), shard.pending_offset)
+            // The next batch is likely the size of this one: allocate it once.
+            let next = Commands::with_capacity(shard.pending.byte_len(), shard.pending.len() + 1);
+            (std::mem::replace(&mut shard.pending, next), shard.pending_offset)
         };
         self.limiter.take(commands.len(), commands.byte_len()).await;
         let Some(shard) = self.shards.get(i) else { return Err(WriterError::Stopped) };
@@ -577,143 +581,6 @@ impl Writer {
         }
         self.drain_all().await
     }
-
-    /// Queues a live command, following `MULTI`/`EXEC` and routing by key.
-    fn queue_command(&mut self, cmd: &Command<'_>) -> Result<(), WriterError> {
-        self.offset = cmd.offset;
-        if cmd.db != self.stream_db {
-            self.stream_db = cmd.db;
-            self.db_marks.push_back((cmd.offset, cmd.db));
-        }
-        let args: Vec<&[u8]> = cmd.args().collect();
-        let name = canonical_name(cmd.name());
-        let db = self.db_map.unwrap_or(cmd.db);
-        let route = route(&args, self.cfg.forward_publish);
-        match route {
-            Route::Skip | Route::Select(_) => self.queue_marker(),
-            Route::Multi => {
-                let mut tx = Commands::new();
-                tx.push_raw("MULTI", db, None, cmd.raw());
-                self.tx = Some(Transaction { commands: tx, spans: false });
-            }
-            Route::Exec => {
-                if let Some(mut tx) = self.tx.take() {
-                    tx.commands.push_raw("EXEC", db, None, cmd.raw());
-                    self.queue_transaction(tx)?;
-                }
-            }
-            Route::Discard => self.tx = None,
-            Route::Slot(slot) => {
-                let key = first_key(&args, slot);
-                if let Some(tx) = self.tx.as_mut() {
-                    tx.commands.push_raw(name, db, key, cmd.raw());
-                } else {
-                    self.queue_one(name, db, key, cmd.raw());
-                }
-            }
-            Route::Split(parts) if self.tx.is_none() => {
-                let mut out = Commands::new();
-                for (_, idx) in parts {
-                    let mut part: Vec<&[u8]> = vec![cmd.name()];
-                    part.extend(idx.iter().filter_map(|i| args.get(*i).copied()));
-                    let key = part.get(1).copied();
-                    out.push_raw(name, db, key, &encode(&part));
-                }
-                self.queue_routed(out);
-            }
-            route => {
-                if let Some(tx) = self.tx.as_mut() {
-                    tx.commands.push_raw(name, db, None, cmd.raw());
-                    tx.spans = true;
-                    return Ok(());
-                }
-                let mut one = Commands::new();
-                one.push_raw(name, db, None, cmd.raw());
-                match route {
-                    Route::Broadcast => self.work.push_back(Work::Broadcast(one, self.offset)),
-                    _ if self.topology.is_cluster() => {
-                        return Err(WriterError::Cluster {
-                            what: format!("{} ({})", String::from_utf8_lossy(cmd.name()), describe(&route)),
-                            why: "its keys are in several hash slots, or replicant does not know where its keys are",
-                        })
-                    }
-                    _ => self.work.push_back(Work::Barrier(one, self.offset)),
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn queue_marker(&mut self) {
-        if self.tx.is_none() {
-            self.work.push_back(Work::Routed(Commands::new(), self.offset));
-        }
-    }
-
-    /// Queues one command straight into the routed work being gathered (the common case,
-    /// without an intermediate buffer).
-    fn queue_one(&mut self, name: &'static str, db: u64, key: Option<&[u8]>, raw: &[u8]) {
-        let offset = self.offset;
-        match self.work.back_mut() {
-            Some(Work::Routed(pending, at)) if pending.len() < 4096 => {
-                pending.push_raw(name, db, key, raw);
-                pending.stamp_last(offset);
-                *at = offset;
-            }
-            _ => {
-                let mut one = Commands::new();
-                one.push_raw(name, db, key, raw);
-                one.stamp(offset);
-                self.work.push_back(Work::Routed(one, offset));
-            }
-        }
-    }
-
-    fn queue_routed(&mut self, mut cmds: Commands) {
-        cmds.stamp(self.offset);
-        match self.work.back_mut() {
-            Some(Work::Routed(pending, offset)) if pending.len() < 4096 => {
-                for (info, bytes) in cmds.iter() {
-                    pending.push_encoded(info, cmds.key_of(info), bytes);
-                }
-                *offset = self.offset;
-            }
-            _ => self.work.push_back(Work::Routed(cmds, self.offset)),
-        }
-    }
-
-    /// A transaction whose keys all belong to one sender runs there, in order with that
-    /// sender's other commands; otherwise it runs alone. Either way it stays atomic.
-    fn queue_transaction(&mut self, tx: Transaction) -> Result<(), WriterError> {
-        let tx_spans = tx.spans;
-        let tx = tx.commands;
-        let slots: Vec<u16> = tx.info().iter().filter(|i| i.keyed).map(|i| i.slot).collect();
-        let topology = &self.topology;
-        let same = |a: u16, b: u16| topology.sender_for(a) == topology.sender_for(b);
-        let one_sender = !tx_spans && slots.first().is_some_and(|first| slots.iter().all(|s| same(*s, *first)));
-        let one_slot = !tx_spans && slots.first().is_some_and(|first| slots.iter().all(|s| s == first));
-        if topology.is_cluster() && !one_slot {
-            return Err(WriterError::Cluster {
-                what: "a MULTI/EXEC transaction".into(),
-                why: "its keys are in several hash slots, so it cannot run atomically on one node",
-            });
-        }
-        if one_sender {
-            // Bind the whole transaction to that sender: every command carries its slot.
-            let slot = slots.first().copied().unwrap_or(0);
-            let mut bound = Commands::new();
-            for (info, bytes) in tx.iter() {
-                let mut info = info.clone();
-                info.slot = slot;
-                info.keyed = true;
-                bound.push_encoded(&info, tx.key_of(&info), bytes);
-            }
-            self.queue_routed(bound);
-        } else {
-            self.work.push_back(Work::Barrier(tx, self.offset));
-        }
-        Ok(())
-    }
 }
 
 /// Connects one sender per endpoint of `topology` and starts its task.
@@ -748,35 +615,13 @@ fn db_at(marks: &VecDeque<(u64, u64)>, offset: u64) -> u64 {
     marks.iter().take_while(|(at, _)| *at <= offset).last().or(marks.front()).map_or(0, |(_, db)| *db)
 }
 
-fn describe(route: &Route) -> &'static str {
-    match route {
-        Route::CrossSlot => "keys in several hash slots",
-        _ => "not in replicant's command table",
-    }
-}
-
-/// The command name as a static string, for messages (`"command"` when not in the table).
-fn canonical_name(name: &[u8]) -> &'static str {
-    crate::route::canonical(name)
-}
-
-/// The first argument whose slot is `slot` (the command's key).
-fn first_key<'a>(args: &[&'a [u8]], slot: u16) -> Option<&'a [u8]> {
-    args.iter().skip(1).copied().find(|a| replicant_convert::key_slot(a) == slot)
-}
-
-fn encode(args: &[&[u8]]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-    out
-}
-
 impl Sink for Writer {
-    fn full_sync(&mut self, replid: Option<ReplId>, offset: u64, _restart: bool) -> Result<(), SinkError> {
+    fn full_sync(&mut self, replid: Option<ReplId>, offset: u64, restart: bool) -> Result<(), SinkError> {
+        if restart {
+            // Everything before is applied before the new snapshot starts: its keys may
+            // go to other senders than they did (see `sender_for`).
+            self.work.push(Work::Barrier(Commands::new(), offset));
+        }
         self.offset = offset;
         self.replid = replid;
         self.stream_db = 0;
@@ -793,17 +638,17 @@ impl Sink for Writer {
     }
 
     fn rdb_event(&mut self, event: &RdbEvent<'_>) -> Result<(), SinkError> {
-        let mut out = Commands::new();
-        self.converter.event(event, &mut out)?;
-        if !out.is_empty() {
-            self.queue_routed(out);
-        }
+        let offset = self.offset;
+        let out = self.work.routed(offset);
+        let from = out.len();
+        self.converter.event(event, out)?;
+        out.stamp_from(from, offset);
         Ok(())
     }
 
     fn snapshot_done(&mut self, offset: u64) -> Result<(), SinkError> {
         self.offset = offset;
-        self.work.push_back(Work::SnapshotDone(offset));
+        self.work.push(Work::SnapshotDone(offset));
         Ok(())
     }
 

@@ -1,0 +1,165 @@
+//! The live stream's side of the writer: each command is routed by its key into the
+//! open routed buffer (one copy of its bytes), `MULTI`…`EXEC` blocks are collected and
+//! kept atomic, multi-key commands are split where that is exact, and the rest become
+//! barriers or broadcasts.
+
+use replicant_convert::Commands;
+use replicant_repl::Command;
+
+use super::work::Work;
+use super::Writer;
+use crate::route::{route, Route};
+use crate::WriterError;
+
+/// A `MULTI` … `EXEC` block being collected.
+pub(super) struct Transaction {
+    commands: Commands,
+    /// Whether a command in it spans slots or has no key.
+    spans: bool,
+}
+
+impl Writer {
+    /// Queues a live command, following `MULTI`/`EXEC` and routing by key.
+    pub(super) fn queue_command(&mut self, cmd: &Command<'_>) -> Result<(), WriterError> {
+        self.offset = cmd.offset;
+        if cmd.db != self.stream_db {
+            self.stream_db = cmd.db;
+            self.db_marks.push_back((cmd.offset, cmd.db));
+        }
+        let args: Vec<&[u8]> = cmd.args().collect();
+        let name = canonical_name(cmd.name());
+        let db = self.db_map.unwrap_or(cmd.db);
+        let route = route(&args, self.cfg.forward_publish);
+        match route {
+            Route::Skip | Route::Select(_) => self.queue_marker(),
+            Route::Multi => {
+                let mut tx = Commands::new();
+                tx.push_raw("MULTI", db, None, cmd.raw());
+                self.tx = Some(Transaction { commands: tx, spans: false });
+            }
+            Route::Exec => {
+                if let Some(mut tx) = self.tx.take() {
+                    tx.commands.push_raw("EXEC", db, None, cmd.raw());
+                    self.queue_transaction(tx)?;
+                }
+            }
+            Route::Discard => self.tx = None,
+            Route::Slot(slot) => {
+                let key = first_key(&args, slot);
+                if let Some(tx) = self.tx.as_mut() {
+                    tx.commands.push_raw(name, db, key, cmd.raw());
+                } else {
+                    self.queue_one(name, db, key, cmd.raw());
+                }
+            }
+            Route::Split(parts) if self.tx.is_none() => {
+                let offset = self.offset;
+                let out = self.work.routed(offset);
+                let from = out.len();
+                for (_, idx) in parts {
+                    let mut part: Vec<&[u8]> = vec![cmd.name()];
+                    part.extend(idx.iter().filter_map(|i| args.get(*i).copied()));
+                    let key = part.get(1).copied();
+                    out.push_raw(name, db, key, &encode(&part));
+                }
+                out.stamp_from(from, offset);
+            }
+            route => {
+                if let Some(tx) = self.tx.as_mut() {
+                    tx.commands.push_raw(name, db, None, cmd.raw());
+                    tx.spans = true;
+                    return Ok(());
+                }
+                let mut one = Commands::new();
+                one.push_raw(name, db, None, cmd.raw());
+                match route {
+                    Route::Broadcast => self.work.push(Work::Broadcast(one, self.offset)),
+                    _ if self.topology.is_cluster() => {
+                        return Err(WriterError::Cluster {
+                            what: format!("{} ({})", String::from_utf8_lossy(cmd.name()), describe(&route)),
+                            why: "its keys are in several hash slots, or replicant does not know where its keys are",
+                        })
+                    }
+                    _ => self.work.push(Work::Barrier(one, self.offset)),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A command that writes nothing still moves the dispatched offset past it.
+    fn queue_marker(&mut self) {
+        if self.tx.is_none() {
+            self.work.routed(self.offset);
+        }
+    }
+
+    /// Queues one command straight into the open routed buffer.
+    fn queue_one(&mut self, name: &'static str, db: u64, key: Option<&[u8]>, raw: &[u8]) {
+        let offset = self.offset;
+        let out = self.work.routed(offset);
+        out.push_raw(name, db, key, raw);
+        out.stamp_last(offset);
+    }
+
+    /// A transaction whose keys all belong to one sender runs there, in order with that
+    /// sender's other commands; otherwise it runs alone. Either way it stays atomic.
+    fn queue_transaction(&mut self, tx: Transaction) -> Result<(), WriterError> {
+        let tx_spans = tx.spans;
+        let tx = tx.commands;
+        let slots: Vec<u16> = tx.info().iter().filter(|i| i.keyed).map(|i| i.slot).collect();
+        let topology = &self.topology;
+        let same = |a: u16, b: u16| topology.sender_for(a) == topology.sender_for(b);
+        let one_sender = !tx_spans && slots.first().is_some_and(|first| slots.iter().all(|s| same(*s, *first)));
+        let one_slot = !tx_spans && slots.first().is_some_and(|first| slots.iter().all(|s| s == first));
+        if topology.is_cluster() && !one_slot {
+            return Err(WriterError::Cluster {
+                what: "a MULTI/EXEC transaction".into(),
+                why: "its keys are in several hash slots, so it cannot run atomically on one node",
+            });
+        }
+        if one_sender {
+            // Bind the whole transaction to that sender: every command carries its slot.
+            let slot = slots.first().copied().unwrap_or(0);
+            let offset = self.offset;
+            let bound = self.work.routed(offset);
+            for (info, bytes) in tx.iter() {
+                let mut info = info.clone();
+                info.slot = slot;
+                info.keyed = true;
+                info.offset = offset;
+                bound.push_encoded(&info, tx.key_of(&info), bytes);
+            }
+        } else {
+            self.work.push(Work::Barrier(tx, self.offset));
+        }
+        Ok(())
+    }
+}
+
+fn describe(route: &Route) -> &'static str {
+    match route {
+        Route::CrossSlot => "keys in several hash slots",
+        _ => "not in replicant's command table",
+    }
+}
+
+/// The command name as a static string, for messages (`"command"` when not in the table).
+fn canonical_name(name: &[u8]) -> &'static str {
+    crate::route::canonical(name)
+}
+
+/// The first argument whose slot is `slot` (the command's key).
+fn first_key<'a>(args: &[&'a [u8]], slot: u16) -> Option<&'a [u8]> {
+    args.iter().skip(1).copied().find(|a| replicant_convert::key_slot(a) == slot)
+}
+
+fn encode(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
