@@ -244,6 +244,11 @@ impl Commands {
             self.arg(b"+inf")
         } else if v == f64::NEG_INFINITY {
             self.arg(b"-inf")
+        } else if let Some((m, places)) = short_decimal(v) {
+            let mut digits = itoa::Buffer::new();
+            let mut text = [0u8; 24];
+            let len = write_decimal(digits.format(m.unsigned_abs()).as_bytes(), m < 0, places, &mut text);
+            self.arg(text.get(..len).unwrap_or_default())
         } else {
             let mut b = ryu::Buffer::new();
             let s = b.format_finite(v);
@@ -269,6 +274,49 @@ impl Commands {
         self.buf.extend_from_slice(b.format(n).as_bytes());
         self.buf.extend_from_slice(b"\r\n");
     }
+}
+
+/// Scores with at most two decimals (integers, halves, cents: the common ones) as an
+/// integer `m` and a number of decimal places, such that `m / 10^places` parses back to
+/// exactly `v`: the division is correctly rounded, as is the target's `strtod`.
+fn short_decimal(v: f64) -> Option<(i64, u32)> {
+    const LIMIT: f64 = 1e15; // well inside the integers a double holds exactly
+    if v == 0.0 && v.is_sign_negative() {
+        return None; // "-0" would not survive as an integer
+    }
+    for (places, scale) in [(0u32, 1.0f64), (1, 10.0), (2, 100.0)] {
+        let scaled = (v * scale).round();
+        if scaled.abs() < LIMIT && scaled / scale == v {
+            return Some((scaled as i64, places));
+        }
+    }
+    None
+}
+
+/// Writes `digits` (of `|m|`) with a decimal point `places` digits from the right, and a
+/// sign; returns the length written to `out` (at most 24 bytes for `|m| < 10^15`).
+fn write_decimal(digits: &[u8], negative: bool, places: u32, out: &mut [u8; 24]) -> usize {
+    let places = places as usize;
+    let mut n = 0;
+    let mut put = |b: u8, n: &mut usize| {
+        if let Some(slot) = out.get_mut(*n) {
+            *slot = b;
+            *n += 1;
+        }
+    };
+    if negative {
+        put(b'-', &mut n);
+    }
+    let pad = (places + 1).saturating_sub(digits.len());
+    let padded = std::iter::repeat_n(&b'0', pad).chain(digits.iter());
+    let whole = (digits.len() + pad).saturating_sub(places);
+    for (i, d) in padded.enumerate() {
+        if i == whole && places > 0 {
+            put(b'.', &mut n);
+        }
+        put(*d, &mut n);
+    }
+    n
 }
 
 #[cfg(test)]
@@ -311,7 +359,26 @@ mod tests {
 
     #[test]
     fn scores_round_trip() {
-        for v in [0.1, 1.0, -2.5, 1e300, 5e-324, f64::INFINITY, f64::NEG_INFINITY, 1.7976931348623157e308] {
+        let values = [
+            0.1,
+            1.0,
+            -2.5,
+            1e300,
+            5e-324,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            1.7976931348623157e308,
+            -0.0,
+            0.05,
+            -0.07,
+            12.34,
+            999_999_999_999_999.0,
+            1e15,
+            0.1 + 0.2,
+            1.005,
+            -1234.5,
+        ];
+        for v in values {
             let mut c = Commands::new();
             c.begin("X", 2, 0, b"").score(v);
             let text = std::str::from_utf8(c.bytes()).unwrap();
@@ -321,7 +388,24 @@ mod tests {
                 "-inf" => f64::NEG_INFINITY,
                 s => s.parse().unwrap(),
             };
-            assert_eq!(back, v, "{arg}");
+            assert_eq!(back.to_bits(), v.to_bits(), "{arg}");
         }
+    }
+
+    #[test]
+    fn short_scores_are_written_as_plain_decimals() {
+        let text = |v: f64| {
+            let mut c = Commands::new();
+            c.begin("X", 2, 0, b"").score(v);
+            let text = String::from_utf8(c.bytes().to_vec()).unwrap();
+            text.rsplit("\r\n").nth(1).unwrap().to_string()
+        };
+        assert_eq!(text(3.0), "3");
+        assert_eq!(text(-1.5), "-1.5");
+        assert_eq!(text(0.05), "0.05");
+        assert_eq!(text(-0.5), "-0.5");
+        assert_eq!(text(1.25), "1.25");
+        assert_eq!(text(-0.0), "-0");
+        assert_eq!(text(0.1 + 0.2), "0.30000000000000004");
     }
 }
