@@ -110,12 +110,21 @@ impl Commands {
         self.buf.extend_from_slice(bytes);
     }
 
+    /// Appends an encoded command from elsewhere whose key's slot is already known.
+    pub fn push_keyed(&mut self, name: &'static str, db: u64, key: &[u8], slot: u16, bytes: &[u8]) {
+        self.note_slot(name, db, Some((key, slot)));
+        self.buf.extend_from_slice(bytes);
+    }
+
     /// Records what the next command is and where it starts.
     fn note(&mut self, name: &'static str, db: u64, key: Option<&[u8]>) {
+        self.note_slot(name, db, key.map(|k| (k, crate::slot::key_slot(k))));
+    }
+
+    fn note_slot(&mut self, name: &'static str, db: u64, key: Option<(&[u8], u16)>) {
         let start = self.keys.len();
-        let k = key.unwrap_or_default();
+        let (k, slot) = key.unwrap_or_default();
         self.keys.extend_from_slice(k.get(..KEY_NOTE_MAX).unwrap_or(k));
-        let slot = key.map_or(0, crate::slot::key_slot);
         let keyed = key.is_some();
         self.info.push(CommandInfo { name, db, slot, keyed, offset: 0, bulk: false, key: start..self.keys.len() });
         self.starts.push(self.buf.len());

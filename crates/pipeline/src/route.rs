@@ -23,8 +23,8 @@ pub enum Route {
     Exec,
     /// Cancels a transaction.
     Discard,
-    /// All keys in this slot.
-    Slot(u16),
+    /// All keys in this slot; the index of the first key.
+    Slot(u16, usize),
     /// Split into one command per slot: the argument indices each part keeps (after the
     /// command name).
     Split(Vec<(u16, Vec<usize>)>),
@@ -70,8 +70,8 @@ enum Split {
 /// Routes a command (`args[0]` is the name).
 pub fn route(args: &[&[u8]], forward_publish: bool) -> Route {
     let Some(name) = args.first() else { return Route::Skip };
-    let upper = upper(name);
-    let name = upper.as_str();
+    let mut buf = [0u8; NAME_MAX];
+    let Some(name) = upper(name, &mut buf) else { return Route::Barrier };
     match name {
         "PING" | "REPLCONF" => return Route::Skip,
         "PUBLISH" | "SPUBLISH" if !forward_publish => return Route::Skip,
@@ -90,11 +90,15 @@ pub fn route(args: &[&[u8]], forward_publish: bool) -> Route {
         return Route::Broadcast;
     }
     let Some((keys, split)) = spec(name) else { return Route::Barrier };
+    if let Keys::One(i) = keys {
+        // The common case, without a list of positions.
+        return args.get(i).map_or(Route::Barrier, |key| Route::Slot(key_slot(key), i));
+    }
     let Some(positions) = key_positions(args, keys) else { return Route::Barrier };
-    let mut slots = positions.iter().filter_map(|&i| args.get(i)).map(|k| key_slot(k));
-    let Some(first) = slots.next() else { return Route::Barrier };
-    if slots.all(|s| s == first) {
-        return Route::Slot(first);
+    let mut slots = positions.iter().filter_map(|&i| args.get(i).map(|k| (key_slot(k), i)));
+    let Some((first, at)) = slots.next() else { return Route::Barrier };
+    if slots.all(|(s, _)| s == first) {
+        return Route::Slot(first, at);
     }
     match split {
         Split::No => Route::CrossSlot,
@@ -150,108 +154,118 @@ fn key_positions(args: &[&[u8]], keys: Keys) -> Option<Vec<usize>> {
 /// The command's name from the table, as a static string (for messages); `"command"` for
 /// names the table does not know.
 pub fn canonical(name: &[u8]) -> &'static str {
-    let upper = upper(name);
-    NAMES.iter().copied().find(|n| *n == upper).unwrap_or("command")
+    let mut buf = [0u8; NAME_MAX];
+    let Some(upper) = upper(name, &mut buf) else { return "command" };
+    NAMES.binary_search(&upper).ok().and_then(|i| NAMES.get(i)).copied().unwrap_or("command")
 }
 
+/// Command names for messages, sorted (looked up by binary search).
 const NAMES: &[&str] = &[
-    "SET",
-    "SETEX",
-    "PSETEX",
-    "SETNX",
-    "SETRANGE",
     "APPEND",
-    "INCR",
-    "INCRBY",
-    "INCRBYFLOAT",
+    "BITFIELD",
+    "BITOP",
+    "COPY",
     "DECR",
     "DECRBY",
-    "GETSET",
-    "GETDEL",
-    "GETEX",
-    "EXPIRE",
-    "PEXPIRE",
-    "EXPIREAT",
-    "PEXPIREAT",
-    "PERSIST",
-    "RESTORE",
-    "SETBIT",
-    "BITFIELD",
-    "PFADD",
-    "LPUSH",
-    "RPUSH",
-    "LPUSHX",
-    "RPUSHX",
-    "LPOP",
-    "RPOP",
-    "LSET",
-    "LREM",
-    "LTRIM",
-    "LINSERT",
-    "SADD",
-    "SREM",
-    "SPOP",
-    "ZADD",
-    "ZINCRBY",
-    "ZREM",
-    "ZREMRANGEBYSCORE",
-    "ZREMRANGEBYRANK",
-    "ZREMRANGEBYLEX",
-    "ZPOPMIN",
-    "ZPOPMAX",
-    "HSET",
-    "HSETNX",
-    "HMSET",
-    "HDEL",
-    "HINCRBY",
-    "HINCRBYFLOAT",
-    "HPEXPIREAT",
-    "HPERSIST",
-    "GEOADD",
-    "XADD",
-    "XDEL",
-    "XTRIM",
-    "XSETID",
-    "XACK",
-    "XCLAIM",
-    "XAUTOCLAIM",
-    "XGROUP",
     "DEL",
-    "UNLINK",
-    "TOUCH",
-    "MSET",
-    "MSETNX",
-    "RENAME",
-    "RENAMENX",
-    "SMOVE",
-    "LMOVE",
-    "RPOPLPUSH",
-    "COPY",
-    "SINTERSTORE",
-    "SUNIONSTORE",
-    "SDIFFSTORE",
-    "PFMERGE",
-    "ZUNIONSTORE",
-    "ZINTERSTORE",
-    "ZDIFFSTORE",
-    "ZRANGESTORE",
-    "BITOP",
     "EVAL",
     "EVALSHA",
+    "EXEC",
+    "EXPIRE",
+    "EXPIREAT",
     "FCALL",
     "FLUSHALL",
     "FLUSHDB",
-    "SWAPDB",
     "FUNCTION",
-    "SCRIPT",
+    "GEOADD",
+    "GETDEL",
+    "GETEX",
+    "GETSET",
+    "HDEL",
+    "HINCRBY",
+    "HINCRBYFLOAT",
+    "HMSET",
+    "HPERSIST",
+    "HPEXPIREAT",
+    "HSET",
+    "HSETNX",
+    "INCR",
+    "INCRBY",
+    "INCRBYFLOAT",
+    "LINSERT",
+    "LMOVE",
+    "LPOP",
+    "LPUSH",
+    "LPUSHX",
+    "LREM",
+    "LSET",
+    "LTRIM",
     "MOVE",
-    "PUBLISH",
+    "MSET",
+    "MSETNX",
     "MULTI",
-    "EXEC",
+    "PERSIST",
+    "PEXPIRE",
+    "PEXPIREAT",
+    "PFADD",
+    "PFMERGE",
+    "PSETEX",
+    "PUBLISH",
+    "RENAME",
+    "RENAMENX",
+    "RESTORE",
+    "RPOP",
+    "RPOPLPUSH",
+    "RPUSH",
+    "RPUSHX",
+    "SADD",
+    "SCRIPT",
+    "SDIFFSTORE",
+    "SET",
+    "SETBIT",
+    "SETEX",
+    "SETNX",
+    "SETRANGE",
+    "SINTERSTORE",
+    "SMOVE",
+    "SPOP",
+    "SREM",
+    "SUNIONSTORE",
+    "SWAPDB",
+    "TOUCH",
+    "UNLINK",
+    "XACK",
+    "XADD",
+    "XAUTOCLAIM",
+    "XCLAIM",
+    "XDEL",
+    "XGROUP",
+    "XSETID",
+    "XTRIM",
+    "ZADD",
+    "ZDIFFSTORE",
+    "ZINCRBY",
+    "ZINTERSTORE",
+    "ZPOPMAX",
+    "ZPOPMIN",
+    "ZRANGESTORE",
+    "ZREM",
+    "ZREMRANGEBYLEX",
+    "ZREMRANGEBYRANK",
+    "ZREMRANGEBYSCORE",
+    "ZUNIONSTORE",
 ];
 
-fn upper(name: &[u8]) -> String {
-    String::from_utf8_lossy(name).to_ascii_uppercase()
+/// The longest command name looked up (longer ones are in no table).
+const NAME_MAX: usize = 24;
+
+/// The name in upper case, in `buf`, or `None` when it is too long or not UTF-8.
+fn upper<'b>(name: &[u8], buf: &'b mut [u8; NAME_MAX]) -> Option<&'b str> {
+    let out = buf.get_mut(..name.len())?;
+    for (o, c) in out.iter_mut().zip(name) {
+        *o = c.to_ascii_uppercase();
+    }
+    std::str::from_utf8(out).ok()
 }
 
 /// Key layout of the write commands masters replicate. Anything else is a barrier.
@@ -309,19 +323,29 @@ mod tests {
         assert_eq!(r("select 3"), Route::Select(3));
         assert_eq!(r("MULTI"), Route::Multi);
         assert_eq!(r("exec"), Route::Exec);
-        assert_eq!(r("SET k v"), Route::Slot(slot("k")));
-        assert_eq!(r("XGROUP CREATE s g $"), Route::Slot(slot("s")));
-        assert_eq!(r("RENAME {a}1 {a}2"), Route::Slot(slot("a")));
+        assert_eq!(r("SET k v"), Route::Slot(slot("k"), 1));
+        assert_eq!(r("XGROUP CREATE s g $"), Route::Slot(slot("s"), 2));
+        assert_eq!(r("RENAME {a}1 {a}2"), Route::Slot(slot("a"), 1));
         assert_eq!(r("RENAME a b"), Route::CrossSlot);
         assert_eq!(r("FLUSHALL"), Route::Broadcast);
         assert_eq!(r("FUNCTION LOAD x"), Route::Broadcast);
         assert_eq!(r("SOMEMODULE.CMD k"), Route::Barrier);
         assert_eq!(r("EVAL s 0"), Route::Barrier);
-        assert_eq!(r("EVAL s 2 {x}a {x}b"), Route::Slot(slot("x")));
+        assert_eq!(r("EVAL s 2 {x}a {x}b"), Route::Slot(slot("x"), 3));
         assert_eq!(r("EVAL s 2 a b"), Route::CrossSlot);
-        assert_eq!(r("ZUNIONSTORE {z}d 2 {z}a {z}b"), Route::Slot(slot("z")));
+        assert_eq!(r("ZUNIONSTORE {z}d 2 {z}a {z}b"), Route::Slot(slot("z"), 1));
         assert_eq!(r("MSETNX a 1 b 2"), Route::CrossSlot);
         assert_eq!(r("MSET a"), Route::Barrier, "malformed");
+    }
+
+    #[test]
+    fn names_are_sorted_and_found_in_any_case() {
+        assert!(NAMES.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(canonical(b"hset"), "HSET");
+        assert_eq!(canonical(b"ZRemRangeByScore"), "ZREMRANGEBYSCORE");
+        assert_eq!(canonical(b"NOSUCHCOMMAND"), "command");
+        assert_eq!(canonical(b"A-NAME-LONGER-THAN-THE-BUFFER-HOLDS"), "command");
+        assert_eq!(r("a-name-longer-than-the-buffer-holds k"), Route::Barrier);
     }
 
     #[test]
@@ -330,6 +354,6 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(r("DEL a b a"), Route::Split(vec![(a, vec![1, 3]), (b, vec![2])]));
         assert_eq!(r("MSET a 1 b 2 {a}c 3"), Route::Split(vec![(a, vec![1, 2, 5, 6]), (b, vec![3, 4])]));
-        assert_eq!(r("DEL a {a}x"), Route::Slot(a));
+        assert_eq!(r("DEL a {a}x"), Route::Slot(a, 1));
     }
 }

@@ -64,14 +64,28 @@ pub(crate) async fn run(mut conn: Connection, mut rx: mpsc::Receiver<Msg>, progr
             Ok(msg) => msg,
             Err(mpsc::error::TryRecvError::Disconnected) => break,
             Err(mpsc::error::TryRecvError::Empty) => {
-                // Idle: collect the replies so the acknowledged offset keeps up.
-                if let Err(e) = conn.drain().await {
-                    return fail(&failure, e.into());
-                }
+                // Nothing to send: take replies as they come (so the acknowledged offset
+                // keeps up) until the next batch arrives, which is sent at once.
                 settle(&mut conn, &mut marks, &progress);
-                match rx.recv().await {
-                    Some(msg) => msg,
-                    None => break,
+                if conn.unanswered() == 0 {
+                    match rx.recv().await {
+                        Some(msg) => msg,
+                        None => break,
+                    }
+                } else {
+                    tokio::select! {
+                        biased;
+                        msg = rx.recv() => match msg {
+                            Some(msg) => msg,
+                            None => break,
+                        },
+                        answered = conn.answer_some() => {
+                            if let Err(e) = answered {
+                                return fail(&failure, e.into());
+                            }
+                            continue;
+                        }
+                    }
                 }
             }
         };

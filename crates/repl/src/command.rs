@@ -114,22 +114,37 @@ pub(crate) fn parse(input: &[u8], args: &mut Vec<(usize, usize)>, limit: usize) 
 }
 
 /// Reads `<kind><decimal>\r\n` at `pos`: the number and the position after the line.
+/// One pass over at most 22 bytes (`usize` has at most 20 digits).
 fn header(input: &[u8], pos: usize, kind: u8) -> Result<Option<(usize, usize)>, String> {
     let Some(rest) = input.get(pos..) else { return Ok(None) };
     let Some(&first) = rest.first() else { return Ok(None) };
     if first != kind {
         return Err(format!("expected {:?} at {pos}, found {:?}", kind as char, first as char));
     }
-    let Some(nl) = rest.iter().take(24).position(|b| *b == b'\n') else {
-        return if rest.len() >= 24 { Err(format!("length line at {pos} too long")) } else { Ok(None) };
-    };
-    let digits = rest.get(1..nl.saturating_sub(1)).unwrap_or_default();
-    if nl < 2 || rest.get(nl - 1) != Some(&b'\r') || digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return Err(format!("bad length line at {pos}"));
+    let mut n: usize = 0;
+    for (i, &b) in rest.iter().enumerate().skip(1).take(22) {
+        match b {
+            b'0'..=b'9' => {
+                n = n
+                    .checked_mul(10)
+                    .and_then(|v| v.checked_add(usize::from(b - b'0')))
+                    .ok_or_else(|| format!("length at {pos} overflows"))?;
+            }
+            b'\r' if i > 1 => {
+                return match rest.get(i + 1) {
+                    Some(b'\n') => Ok(Some((n, pos + i + 2))),
+                    Some(_) => Err(format!("bad length line at {pos}")),
+                    None => Ok(None),
+                };
+            }
+            _ => return Err(format!("bad length line at {pos}")),
+        }
     }
-    let n = digits.iter().try_fold(0usize, |v, d| v.checked_mul(10)?.checked_add(usize::from(d - b'0')));
-    let n = n.ok_or_else(|| format!("length at {pos} overflows"))?;
-    Ok(Some((n, pos + nl + 1)))
+    if rest.len() >= 23 {
+        Err(format!("length line at {pos} too long"))
+    } else {
+        Ok(None)
+    }
 }
 
 #[cfg(test)]

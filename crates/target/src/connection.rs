@@ -212,9 +212,41 @@ impl Connection {
         self.stream.write_all(bytes).await.map_err(|source| TargetError::Io { addr: self.addr.clone(), source })
     }
 
+    /// Commands sent and not answered yet.
+    pub fn unanswered(&self) -> usize {
+        self.unanswered
+    }
+
+    /// Waits until at least one unanswered command is answered, then also takes every
+    /// reply already received. Returns at once when nothing is unanswered. Cancel-safe: a
+    /// reply leaves the read buffer only together with its matching, so this can race
+    /// with other work in a `select!`.
+    pub async fn answer_some(&mut self) -> Result<(), TargetError> {
+        let mut answered = false;
+        while self.unanswered > 0 {
+            match take_reply(&mut self.read_buf) {
+                Ok(Some(reply)) => {
+                    self.match_reply(reply)?;
+                    answered = true;
+                    continue;
+                }
+                Ok(None) if answered => return Ok(()),
+                Ok(None) => {}
+                Err(why) => return Err(TargetError::Protocol { addr: self.addr.clone(), why }),
+            }
+            self.fill().await?;
+        }
+        Ok(())
+    }
+
     /// Reads one reply and matches it to the oldest unanswered command.
     async fn answer_one(&mut self) -> Result<(), TargetError> {
         let reply = self.read_reply().await?;
+        self.match_reply(reply)
+    }
+
+    /// Matches a reply to the oldest unanswered command.
+    fn match_reply(&mut self, reply: Reply) -> Result<(), TargetError> {
         let Some(mut entry) = self.inflight.pop_front() else {
             return Err(TargetError::Protocol { addr: self.addr.clone(), why: "a reply to no command".into() });
         };
@@ -308,14 +340,20 @@ impl Connection {
                 Ok(None) => {}
                 Err(why) => return Err(TargetError::Protocol { addr: self.addr.clone(), why }),
             }
-            let n = self
-                .stream
-                .read_buf(&mut self.read_buf)
-                .await
-                .map_err(|source| TargetError::Io { addr: self.addr.clone(), source })?;
-            if n == 0 {
-                return Err(TargetError::Closed { addr: self.addr.clone(), pending: self.unanswered });
-            }
+            self.fill().await?;
         }
+    }
+
+    /// Reads what the target sent into the read buffer (cancel-safe).
+    async fn fill(&mut self) -> Result<(), TargetError> {
+        let n = self
+            .stream
+            .read_buf(&mut self.read_buf)
+            .await
+            .map_err(|source| TargetError::Io { addr: self.addr.clone(), source })?;
+        if n == 0 {
+            return Err(TargetError::Closed { addr: self.addr.clone(), pending: self.unanswered });
+        }
+        Ok(())
     }
 }

@@ -5,6 +5,7 @@
 
 use replicant_convert::Commands;
 use replicant_repl::Command;
+use smallvec::SmallVec;
 
 use super::work::Work;
 use super::Writer;
@@ -26,7 +27,7 @@ impl Writer {
             self.stream_db = cmd.db;
             self.db_marks.push_back((cmd.offset, cmd.db));
         }
-        let args: Vec<&[u8]> = cmd.args().collect();
+        let args: SmallVec<[&[u8]; 8]> = cmd.args().collect();
         let name = canonical_name(cmd.name());
         let db = self.db_map.unwrap_or(cmd.db);
         let route = route(&args, self.cfg.forward_publish);
@@ -44,12 +45,15 @@ impl Writer {
                 }
             }
             Route::Discard => self.tx = None,
-            Route::Slot(slot) => {
-                let key = first_key(&args, slot);
+            Route::Slot(slot, at) => {
+                let key = args.get(at).copied().unwrap_or_default();
                 if let Some(tx) = self.tx.as_mut() {
-                    tx.commands.push_raw(name, db, key, cmd.raw());
+                    tx.commands.push_keyed(name, db, key, slot, cmd.raw());
                 } else {
-                    self.queue_one(name, db, key, cmd.raw());
+                    let offset = self.offset;
+                    let out = self.work.routed(offset);
+                    out.push_keyed(name, db, key, slot, cmd.raw());
+                    out.stamp_last(offset);
                 }
             }
             Route::Split(parts) if self.tx.is_none() => {
@@ -92,14 +96,6 @@ impl Writer {
         if self.tx.is_none() {
             self.work.routed(self.offset);
         }
-    }
-
-    /// Queues one command straight into the open routed buffer.
-    fn queue_one(&mut self, name: &'static str, db: u64, key: Option<&[u8]>, raw: &[u8]) {
-        let offset = self.offset;
-        let out = self.work.routed(offset);
-        out.push_raw(name, db, key, raw);
-        out.stamp_last(offset);
     }
 
     /// A transaction whose keys all belong to one sender runs there, in order with that
@@ -147,11 +143,6 @@ fn describe(route: &Route) -> &'static str {
 /// The command name as a static string, for messages (`"command"` when not in the table).
 fn canonical_name(name: &[u8]) -> &'static str {
     crate::route::canonical(name)
-}
-
-/// The first argument whose slot is `slot` (the command's key).
-fn first_key<'a>(args: &[&'a [u8]], slot: u16) -> Option<&'a [u8]> {
-    args.iter().skip(1).copied().find(|a| replicant_convert::key_slot(a) == slot)
 }
 
 fn encode(args: &[&[u8]]) -> Vec<u8> {
