@@ -136,8 +136,9 @@ impl Link {
         parser: &mut Option<Parser>,
         sink: &mut S,
     ) -> Result<(), LinkError> {
+        // One clock reading per batch of input, not per command.
+        let now = Instant::now().into_std();
         loop {
-            let now = Instant::now().into_std();
             let (len, last) = match replica.handle_input(buf.pending(), now)? {
                 Input::NeedMore => return Ok(()),
                 Input::Consumed(n) => {

@@ -8,6 +8,9 @@
 //! - Several slots otherwise, no key, or a command not in the table: a barrier (every
 //!   sender drained, then the command alone), which is always correct.
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
 use replicant_convert::key_slot;
 
 /// What to do with one command.
@@ -69,27 +72,33 @@ enum Split {
 
 /// Routes a command (`args[0]` is the name).
 pub fn route(args: &[&[u8]], forward_publish: bool) -> Route {
-    let Some(name) = args.first() else { return Route::Skip };
-    let mut buf = [0u8; NAME_MAX];
-    let Some(name) = upper(name, &mut buf) else { return Route::Barrier };
-    match name {
-        "PING" | "REPLCONF" => return Route::Skip,
-        "PUBLISH" | "SPUBLISH" if !forward_publish => return Route::Skip,
-        "MULTI" => return Route::Multi,
-        "EXEC" => return Route::Exec,
-        "DISCARD" => return Route::Discard,
-        "SELECT" => {
-            return match args.get(1).and_then(|a| std::str::from_utf8(a).ok()?.parse().ok()) {
-                Some(db) => Route::Select(db),
-                None => Route::Barrier,
-            }
-        }
-        _ => {}
-    }
-    if matches!(name, "FLUSHALL" | "FLUSHDB" | "FUNCTION" | "SCRIPT" | "SWAPDB") {
-        return Route::Broadcast;
-    }
-    let Some((keys, split)) = spec(name) else { return Route::Barrier };
+    classify(args, forward_publish).0
+}
+
+/// Routes a command and names it (`"command"` when it is not in the table).
+pub fn classify(args: &[&[u8]], forward_publish: bool) -> (Route, &'static str) {
+    let Some(name) = args.first() else { return (Route::Skip, "command") };
+    let Some(entry) = lookup(name) else { return (Route::Barrier, "command") };
+    let route = match entry.class {
+        Class::Skip => Route::Skip,
+        Class::Publish if forward_publish => Route::Barrier,
+        Class::Publish => Route::Skip,
+        Class::Multi => Route::Multi,
+        Class::Exec => Route::Exec,
+        Class::Discard => Route::Discard,
+        Class::Select => match args.get(1).and_then(|a| std::str::from_utf8(a).ok()?.parse().ok()) {
+            Some(db) => Route::Select(db),
+            None => Route::Barrier,
+        },
+        Class::Broadcast => Route::Broadcast,
+        Class::Barrier => Route::Barrier,
+        Class::Keyed(keys, split) => keyed(args, keys, split),
+    };
+    (route, entry.name)
+}
+
+/// The route of a command with keys.
+fn keyed(args: &[&[u8]], keys: Keys, split: Split) -> Route {
     if let Keys::One(i) = keys {
         // The common case, without a list of positions.
         return args.get(i).map_or(Route::Barrier, |key| Route::Slot(key_slot(key), i));
@@ -151,160 +160,186 @@ fn key_positions(args: &[&[u8]], keys: Keys) -> Option<Vec<usize>> {
     (v.iter().all(|&i| i < n) && !v.is_empty()).then_some(v)
 }
 
-/// The command's name from the table, as a static string (for messages); `"command"` for
-/// names the table does not know.
+/// The command's name as a static string, for messages (`"command"` when not in the table).
 pub fn canonical(name: &[u8]) -> &'static str {
-    let mut buf = [0u8; NAME_MAX];
-    let Some(upper) = upper(name, &mut buf) else { return "command" };
-    NAMES.binary_search(&upper).ok().and_then(|i| NAMES.get(i)).copied().unwrap_or("command")
+    lookup(name).map_or("command", |e| e.name)
 }
 
-/// Command names for messages, sorted (looked up by binary search).
-const NAMES: &[&str] = &[
-    "APPEND",
-    "BITFIELD",
-    "BITOP",
-    "COPY",
-    "DECR",
-    "DECRBY",
-    "DEL",
-    "EVAL",
-    "EVALSHA",
-    "EXEC",
-    "EXPIRE",
-    "EXPIREAT",
-    "FCALL",
-    "FLUSHALL",
-    "FLUSHDB",
-    "FUNCTION",
-    "GEOADD",
-    "GETDEL",
-    "GETEX",
-    "GETSET",
-    "HDEL",
-    "HINCRBY",
-    "HINCRBYFLOAT",
-    "HMSET",
-    "HPERSIST",
-    "HPEXPIREAT",
-    "HSET",
-    "HSETNX",
-    "INCR",
-    "INCRBY",
-    "INCRBYFLOAT",
-    "LINSERT",
-    "LMOVE",
-    "LPOP",
-    "LPUSH",
-    "LPUSHX",
-    "LREM",
-    "LSET",
-    "LTRIM",
-    "MOVE",
-    "MSET",
-    "MSETNX",
-    "MULTI",
-    "PERSIST",
-    "PEXPIRE",
-    "PEXPIREAT",
-    "PFADD",
-    "PFMERGE",
-    "PSETEX",
-    "PUBLISH",
-    "RENAME",
-    "RENAMENX",
-    "RESTORE",
-    "RPOP",
-    "RPOPLPUSH",
-    "RPUSH",
-    "RPUSHX",
-    "SADD",
-    "SCRIPT",
-    "SDIFFSTORE",
-    "SET",
-    "SETBIT",
-    "SETEX",
-    "SETNX",
-    "SETRANGE",
-    "SINTERSTORE",
-    "SMOVE",
-    "SPOP",
-    "SREM",
-    "SUNIONSTORE",
-    "SWAPDB",
-    "TOUCH",
-    "UNLINK",
-    "XACK",
-    "XADD",
-    "XAUTOCLAIM",
-    "XCLAIM",
-    "XDEL",
-    "XGROUP",
-    "XSETID",
-    "XTRIM",
-    "ZADD",
-    "ZDIFFSTORE",
-    "ZINCRBY",
-    "ZINTERSTORE",
-    "ZPOPMAX",
-    "ZPOPMIN",
-    "ZRANGESTORE",
-    "ZREM",
-    "ZREMRANGEBYLEX",
-    "ZREMRANGEBYRANK",
-    "ZREMRANGEBYSCORE",
-    "ZUNIONSTORE",
+/// What a command is, for routing.
+#[derive(Debug, Clone, Copy)]
+enum Class {
+    /// Link upkeep, never forwarded.
+    Skip,
+    /// Forwarded only when asked, alone.
+    Publish,
+    Multi,
+    Exec,
+    Discard,
+    Select,
+    /// Acts on the whole server.
+    Broadcast,
+    /// Known, but must run alone (`MOVE` spans databases).
+    Barrier,
+    /// Has keys at these positions.
+    Keyed(Keys, Split),
+}
+
+struct Entry {
+    name: &'static str,
+    class: Class,
+}
+
+const fn one() -> Class {
+    Class::Keyed(Keys::One(1), Split::No)
+}
+
+const fn entry(name: &'static str, class: Class) -> Entry {
+    Entry { name, class }
+}
+
+/// The write commands a master replicates (and what they are), Redis and Valkey.
+static TABLE: &[Entry] = &[
+    entry("PING", Class::Skip),
+    entry("REPLCONF", Class::Skip),
+    entry("PUBLISH", Class::Publish),
+    entry("SPUBLISH", Class::Publish),
+    entry("MULTI", Class::Multi),
+    entry("EXEC", Class::Exec),
+    entry("DISCARD", Class::Discard),
+    entry("SELECT", Class::Select),
+    entry("FLUSHALL", Class::Broadcast),
+    entry("FLUSHDB", Class::Broadcast),
+    entry("FUNCTION", Class::Broadcast),
+    entry("SCRIPT", Class::Broadcast),
+    entry("SWAPDB", Class::Broadcast),
+    entry("MOVE", Class::Barrier),
+    // strings and keys
+    entry("SET", one()),
+    entry("SETEX", one()),
+    entry("PSETEX", one()),
+    entry("SETNX", one()),
+    entry("SETRANGE", one()),
+    entry("APPEND", one()),
+    entry("INCR", one()),
+    entry("INCRBY", one()),
+    entry("INCRBYFLOAT", one()),
+    entry("DECR", one()),
+    entry("DECRBY", one()),
+    entry("GETSET", one()),
+    entry("GETDEL", one()),
+    entry("GETEX", one()),
+    entry("EXPIRE", one()),
+    entry("PEXPIRE", one()),
+    entry("EXPIREAT", one()),
+    entry("PEXPIREAT", one()),
+    entry("PERSIST", one()),
+    entry("RESTORE", one()),
+    entry("RESTORE-ASKING", one()),
+    entry("SETBIT", one()),
+    entry("BITFIELD", one()),
+    entry("PFADD", one()),
+    entry("PFDEBUG", one()),
+    entry("LCS", one()),
+    // lists, sets, sorted sets, hashes
+    entry("LPUSH", one()),
+    entry("RPUSH", one()),
+    entry("LPUSHX", one()),
+    entry("RPUSHX", one()),
+    entry("LPOP", one()),
+    entry("RPOP", one()),
+    entry("LSET", one()),
+    entry("LREM", one()),
+    entry("LTRIM", one()),
+    entry("LINSERT", one()),
+    entry("SADD", one()),
+    entry("SREM", one()),
+    entry("SPOP", one()),
+    entry("ZADD", one()),
+    entry("ZINCRBY", one()),
+    entry("ZREM", one()),
+    entry("ZREMRANGEBYSCORE", one()),
+    entry("ZREMRANGEBYRANK", one()),
+    entry("ZREMRANGEBYLEX", one()),
+    entry("ZPOPMIN", one()),
+    entry("ZPOPMAX", one()),
+    entry("HSET", one()),
+    entry("HSETNX", one()),
+    entry("HMSET", one()),
+    entry("HDEL", one()),
+    entry("HINCRBY", one()),
+    entry("HINCRBYFLOAT", one()),
+    entry("HEXPIRE", one()),
+    entry("HPEXPIRE", one()),
+    entry("HEXPIREAT", one()),
+    entry("HPEXPIREAT", one()),
+    entry("HPERSIST", one()),
+    entry("HGETDEL", one()),
+    entry("HGETEX", one()),
+    entry("HSETEX", one()),
+    entry("GEOADD", one()),
+    // streams
+    entry("XADD", one()),
+    entry("XDEL", one()),
+    entry("XTRIM", one()),
+    entry("XSETID", one()),
+    entry("XACK", one()),
+    entry("XCLAIM", one()),
+    entry("XAUTOCLAIM", one()),
+    entry("XDELEX", one()),
+    entry("XACKDEL", one()),
+    entry("XGROUP", Class::Keyed(Keys::Second, Split::No)),
+    // several keys
+    entry("DEL", Class::Keyed(Keys::AllFrom(1), Split::EachKey)),
+    entry("UNLINK", Class::Keyed(Keys::AllFrom(1), Split::EachKey)),
+    entry("TOUCH", Class::Keyed(Keys::AllFrom(1), Split::EachKey)),
+    entry("MSET", Class::Keyed(Keys::Pairs(1), Split::EachPair)),
+    entry("MSETNX", Class::Keyed(Keys::Pairs(1), Split::No)),
+    entry("RENAME", Class::Keyed(Keys::Two(1, 2), Split::No)),
+    entry("RENAMENX", Class::Keyed(Keys::Two(1, 2), Split::No)),
+    entry("SMOVE", Class::Keyed(Keys::Two(1, 2), Split::No)),
+    entry("LMOVE", Class::Keyed(Keys::Two(1, 2), Split::No)),
+    entry("RPOPLPUSH", Class::Keyed(Keys::Two(1, 2), Split::No)),
+    entry("COPY", Class::Keyed(Keys::Two(1, 2), Split::No)),
+    entry("ZRANGESTORE", Class::Keyed(Keys::Two(1, 2), Split::No)),
+    entry("GEOSEARCHSTORE", Class::Keyed(Keys::Two(1, 2), Split::No)),
+    entry("SINTERSTORE", Class::Keyed(Keys::AllFrom(1), Split::No)),
+    entry("SUNIONSTORE", Class::Keyed(Keys::AllFrom(1), Split::No)),
+    entry("SDIFFSTORE", Class::Keyed(Keys::AllFrom(1), Split::No)),
+    entry("PFMERGE", Class::Keyed(Keys::AllFrom(1), Split::No)),
+    entry("ZUNIONSTORE", Class::Keyed(Keys::Counted { at: 2, dest: true }, Split::No)),
+    entry("ZINTERSTORE", Class::Keyed(Keys::Counted { at: 2, dest: true }, Split::No)),
+    entry("ZDIFFSTORE", Class::Keyed(Keys::Counted { at: 2, dest: true }, Split::No)),
+    entry("BITOP", Class::Keyed(Keys::AfterFirst, Split::No)),
+    entry("EVAL", Class::Keyed(Keys::Counted { at: 2, dest: false }, Split::No)),
+    entry("EVALSHA", Class::Keyed(Keys::Counted { at: 2, dest: false }, Split::No)),
+    entry("EVAL_RO", Class::Keyed(Keys::Counted { at: 2, dest: false }, Split::No)),
+    entry("EVALSHA_RO", Class::Keyed(Keys::Counted { at: 2, dest: false }, Split::No)),
+    entry("FCALL", Class::Keyed(Keys::Counted { at: 2, dest: false }, Split::No)),
+    entry("FCALL_RO", Class::Keyed(Keys::Counted { at: 2, dest: false }, Split::No)),
 ];
 
 /// The longest command name looked up (longer ones are in no table).
 const NAME_MAX: usize = 24;
 
-/// The name in upper case, in `buf`, or `None` when it is too long or not UTF-8.
-fn upper<'b>(name: &[u8], buf: &'b mut [u8; NAME_MAX]) -> Option<&'b str> {
-    let out = buf.get_mut(..name.len())?;
-    for (o, c) in out.iter_mut().zip(name) {
+/// The table's entry for a command name, in any case.
+fn lookup(name: &[u8]) -> Option<&'static Entry> {
+    static INDEX: OnceLock<HashMap<&'static [u8], &'static Entry>> = OnceLock::new();
+    let index = INDEX.get_or_init(|| TABLE.iter().map(|e| (e.name.as_bytes(), e)).collect());
+    let mut buf = [0u8; NAME_MAX];
+    let upper = buf.get_mut(..name.len())?;
+    for (o, c) in upper.iter_mut().zip(name) {
         *o = c.to_ascii_uppercase();
     }
-    std::str::from_utf8(out).ok()
-}
-
-/// Key layout of the write commands masters replicate. Anything else is a barrier.
-fn spec(name: &str) -> Option<(Keys, Split)> {
-    use Keys::*;
-    let one = (One(1), Split::No);
-    Some(match name {
-        // strings and keys
-        "SET" | "SETEX" | "PSETEX" | "SETNX" | "SETRANGE" | "APPEND" | "INCR" | "INCRBY" | "INCRBYFLOAT" | "DECR"
-        | "DECRBY" | "GETSET" | "GETDEL" | "GETEX" | "EXPIRE" | "PEXPIRE" | "EXPIREAT" | "PEXPIREAT" | "PERSIST"
-        | "RESTORE" | "RESTORE-ASKING" | "SETBIT" | "BITFIELD" | "PFADD" | "PFDEBUG" | "LCS" => one,
-        // lists, sets, sorted sets, hashes
-        "LPUSH" | "RPUSH" | "LPUSHX" | "RPUSHX" | "LPOP" | "RPOP" | "LSET" | "LREM" | "LTRIM" | "LINSERT" | "SADD"
-        | "SREM" | "SPOP" | "ZADD" | "ZINCRBY" | "ZREM" | "ZREMRANGEBYSCORE" | "ZREMRANGEBYRANK" | "ZREMRANGEBYLEX"
-        | "ZPOPMIN" | "ZPOPMAX" | "HSET" | "HSETNX" | "HMSET" | "HDEL" | "HINCRBY" | "HINCRBYFLOAT" | "HEXPIRE"
-        | "HPEXPIRE" | "HEXPIREAT" | "HPEXPIREAT" | "HPERSIST" | "HGETDEL" | "HGETEX" | "HSETEX" | "GEOADD" => one,
-        // streams
-        "XADD" | "XDEL" | "XTRIM" | "XSETID" | "XACK" | "XCLAIM" | "XAUTOCLAIM" | "XDELEX" | "XACKDEL" => one,
-        "XGROUP" => (Second, Split::No),
-        // several keys
-        "DEL" | "UNLINK" | "TOUCH" => (AllFrom(1), Split::EachKey),
-        "MSET" => (Pairs(1), Split::EachPair),
-        "MSETNX" => (Pairs(1), Split::No),
-        "RENAME" | "RENAMENX" | "SMOVE" | "LMOVE" | "RPOPLPUSH" | "COPY" | "ZRANGESTORE" | "GEOSEARCHSTORE" => {
-            (Two(1, 2), Split::No)
-        }
-        "SINTERSTORE" | "SUNIONSTORE" | "SDIFFSTORE" | "PFMERGE" => (AllFrom(1), Split::No),
-        "ZUNIONSTORE" | "ZINTERSTORE" | "ZDIFFSTORE" => (Counted { at: 2, dest: true }, Split::No),
-        "BITOP" => (AfterFirst, Split::No),
-        "EVAL" | "EVALSHA" | "EVAL_RO" | "EVALSHA_RO" | "FCALL" | "FCALL_RO" => {
-            (Counted { at: 2, dest: false }, Split::No)
-        }
-        _ => return None,
-    })
+    index.get(&*upper).copied()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn lookup_count() -> usize {
+        TABLE.iter().filter(|e| std::ptr::eq(lookup(e.name.as_bytes()).unwrap(), *e)).count()
+    }
 
     fn r(line: &str) -> Route {
         let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
@@ -340,7 +375,7 @@ mod tests {
 
     #[test]
     fn names_are_sorted_and_found_in_any_case() {
-        assert!(NAMES.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(lookup_count(), TABLE.len(), "no name twice");
         assert_eq!(canonical(b"hset"), "HSET");
         assert_eq!(canonical(b"ZRemRangeByScore"), "ZREMRANGEBYSCORE");
         assert_eq!(canonical(b"NOSUCHCOMMAND"), "command");

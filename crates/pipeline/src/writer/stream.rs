@@ -9,7 +9,7 @@ use smallvec::SmallVec;
 
 use super::work::Work;
 use super::Writer;
-use crate::route::{route, Route};
+use crate::route::{classify, Route};
 use crate::WriterError;
 
 /// A `MULTI` … `EXEC` block being collected.
@@ -28,9 +28,8 @@ impl Writer {
             self.db_marks.push_back((cmd.offset, cmd.db));
         }
         let args: SmallVec<[&[u8]; 8]> = cmd.args().collect();
-        let name = canonical_name(cmd.name());
         let db = self.db_map.unwrap_or(cmd.db);
-        let route = route(&args, self.cfg.forward_publish);
+        let (route, name) = classify(&args, self.cfg.forward_publish);
         match route {
             Route::Skip | Route::Select(_) => self.queue_marker(),
             Route::Multi => {
@@ -138,11 +137,6 @@ fn describe(route: &Route) -> &'static str {
         Route::CrossSlot => "keys in several hash slots",
         _ => "not in replicant's command table",
     }
-}
-
-/// The command name as a static string, for messages (`"command"` when not in the table).
-fn canonical_name(name: &[u8]) -> &'static str {
-    crate::route::canonical(name)
 }
 
 fn encode(args: &[&[u8]]) -> Vec<u8> {
