@@ -10,10 +10,12 @@
 #  - a native replica (`redis-server --replicaof`), paused and resumed the same way,
 #    timed until its master_repl_offset equals the master's.
 # Commands: 40% SET of 32-byte values over N keys, 20% INCR, 20% HSET, 20% RPUSH over
-# 1000 keys each. Prints a Markdown table row. Usage: scripts/bench-stream.sh [N]
+# 1000 keys each. Each of the three runs RUNS times (default 3), interleaved; prints a
+# Markdown row per round and the medians. Usage: [RUNS=3] scripts/bench-stream.sh [N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-1000000}
+RUNS=${RUNS:-3}
 
 cargo build --release --quiet
 BIN=$PWD/target/release/replicant
@@ -47,51 +49,77 @@ PY
 
 offset() { redis-cli -p "$1" INFO replication | tr -d '\r' | sed -n "s/^$2://p"; }
 
-# replicant
-SRC=$(free_port); start_server src "$SRC" --repl-diskless-sync-delay 0 --repl-backlog-size 512mb
-DST=$(free_port); start_server dst "$DST"
-ADMIN=$(free_port)
-"$BIN" sync --source "redis://127.0.0.1:$SRC" --target "redis://127.0.0.1:$DST" --admin "127.0.0.1:$ADMIN" \
-  --progress never 2>"$WORK/replicant.log" &
-REP=$!
-PIDS+=($REP)
-until [ "$(offset "$ADMIN" phase 2>/dev/null)" = streaming ]; do sleep 0.05; done
-kill -STOP "$REP"
-redis-cli -p "$SRC" --pipe < "$WORK/stream.resp" >/dev/null
-master=$(offset "$SRC" master_repl_offset)
-a=$(now)
-kill -CONT "$REP"
-until [ "$(offset "$ADMIN" applied_offset)" -ge "$master" ]; do sleep 0.01; done
-b=$(now)
-[ "$(redis-cli -p "$SRC" DEBUG DIGEST)" = "$(redis-cli -p "$DST" DEBUG DIGEST)" ] || { echo "replicant copy differs"; exit 1; }
-rep=$(echo "$b - $a" | bc)
-redis-cli -p "$ADMIN" SHUTDOWN >/dev/null || true
-stop_server "$DST"; stop_server "$SRC"
+cpu_of() { redis-cli -p "$1" INFO cpu | tr -d '\r' | awk -F: '/^used_cpu_(user|sys):/{s+=$2} END{print s}'; }
 
-# the target's ingest limit
-DST=$(free_port); start_server pipe "$DST"
-a=$(now)
-redis-cli -p "$DST" --pipe < "$WORK/stream.resp" >/dev/null
-b=$(now)
-pipe=$(echo "$b - $a" | bc)
-stop_server "$DST"
+# replicant: sets $rep (seconds) and $rep_cpu (the target's CPU seconds meanwhile)
+run_replicant() {
+  local src dst admin pid master a b c0
+  src=$(free_port); start_server "src$1" "$src" --repl-diskless-sync-delay 0 --repl-backlog-size 512mb
+  dst=$(free_port); start_server "dst$1" "$dst"
+  admin=$(free_port)
+  "$BIN" sync --source "redis://127.0.0.1:$src" --target "redis://127.0.0.1:$dst" --admin "127.0.0.1:$admin" \
+    --progress never 2>"$WORK/replicant$1.log" &
+  pid=$!
+  PIDS+=($pid)
+  until [ "$(offset "$admin" phase 2>/dev/null)" = streaming ]; do sleep 0.05; done
+  kill -STOP "$pid"
+  redis-cli -p "$src" --pipe < "$WORK/stream.resp" >/dev/null
+  master=$(offset "$src" master_repl_offset)
+  c0=$(cpu_of "$dst")
+  a=$(now)
+  kill -CONT "$pid"
+  until [ "$(offset "$admin" applied_offset)" -ge "$master" ]; do sleep 0.01; done
+  b=$(now)
+  rep_cpu=$(echo "$(cpu_of "$dst") - $c0" | bc)
+  [ "$(redis-cli -p "$src" DEBUG DIGEST)" = "$(redis-cli -p "$dst" DEBUG DIGEST)" ] || { echo "replicant copy differs"; exit 1; }
+  rep=$(echo "$b - $a" | bc)
+  redis-cli -p "$admin" SHUTDOWN >/dev/null || true
+  stop_server "$dst"; stop_server "$src"
+}
 
-# native replica
-SRC=$(free_port); start_server src2 "$SRC" --repl-diskless-sync-delay 0 --repl-backlog-size 512mb
-DST=$(free_port); start_server replica "$DST" --replicaof 127.0.0.1 "$SRC"
-until redis-cli -p "$DST" INFO replication | grep -q "master_link_status:up"; do sleep 0.05; done
-NATIVE=$(redis-cli -p "$DST" INFO server | tr -d '\r' | sed -n 's/^process_id://p')
-kill -STOP "$NATIVE"
-redis-cli -p "$SRC" --pipe < "$WORK/stream.resp" >/dev/null
-master=$(offset "$SRC" master_repl_offset)
-a=$(now)
-kill -CONT "$NATIVE"
-until [ "$(offset "$DST" master_repl_offset)" -ge "$master" ]; do sleep 0.01; done
-b=$(now)
-[ "$(redis-cli -p "$SRC" DEBUG DIGEST)" = "$(redis-cli -p "$DST" DEBUG DIGEST)" ] || { echo "replica copy differs"; exit 1; }
-native=$(echo "$b - $a" | bc)
+# the target's ingest limit: sets $pipe and $pipe_cpu
+run_pipe() {
+  local dst a b c0
+  dst=$(free_port); start_server "pipe$1" "$dst"
+  c0=$(cpu_of "$dst")
+  a=$(now)
+  redis-cli -p "$dst" --pipe < "$WORK/stream.resp" >/dev/null
+  b=$(now)
+  pipe_cpu=$(echo "$(cpu_of "$dst") - $c0" | bc)
+  pipe=$(echo "$b - $a" | bc)
+  stop_server "$dst"
+}
 
-echo "| writes | replicant (stream applied) | redis-cli --pipe into the target | native replica | replicant / pipe |"
-echo "| ---: | ---: | ---: | ---: | ---: |"
-printf '| %s | %.2f s (%.0f/s) | %.2f s (%.0f/s) | %.2f s | %.2f× |\n' "$N" "$rep" "$(echo "$N / $rep" | bc -l)" \
-  "$pipe" "$(echo "$N / $pipe" | bc -l)" "$native" "$(echo "$rep / $pipe" | bc -l)"
+# native replica: sets $native
+run_native() {
+  local src dst pid master a b
+  src=$(free_port); start_server "nsrc$1" "$src" --repl-diskless-sync-delay 0 --repl-backlog-size 512mb
+  dst=$(free_port); start_server "replica$1" "$dst" --replicaof 127.0.0.1 "$src"
+  until redis-cli -p "$dst" INFO replication | grep -q "master_link_status:up"; do sleep 0.05; done
+  pid=$(redis-cli -p "$dst" INFO server | tr -d '\r' | sed -n 's/^process_id://p')
+  kill -STOP "$pid"
+  redis-cli -p "$src" --pipe < "$WORK/stream.resp" >/dev/null
+  master=$(offset "$src" master_repl_offset)
+  a=$(now)
+  kill -CONT "$pid"
+  until [ "$(offset "$dst" master_repl_offset)" -ge "$master" ]; do sleep 0.01; done
+  b=$(now)
+  [ "$(redis-cli -p "$src" DEBUG DIGEST)" = "$(redis-cli -p "$dst" DEBUG DIGEST)" ] || { echo "replica copy differs"; exit 1; }
+  native=$(echo "$b - $a" | bc)
+  stop_server "$dst"; stop_server "$src"
+}
+
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END{print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
+
+echo "| writes | replicant (stream applied) | target CPU meanwhile | redis-cli --pipe into the target | target CPU meanwhile | native replica | replicant / pipe |"
+echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+reps=(); pipes=(); natives=(); ratios=()
+for round in $(seq "$RUNS"); do
+  run_replicant "$round"; run_pipe "$round"; run_native "$round"
+  ratio=$(echo "$rep / $pipe" | bc -l)
+  reps+=("$rep"); pipes+=("$pipe"); natives+=("$native"); ratios+=("$ratio")
+  printf '| %s | %.2f s (%.0f/s) | %.2f s | %.2f s (%.0f/s) | %.2f s | %.2f s | %.2f× |\n' "$N" "$rep" \
+    "$(echo "$N / $rep" | bc -l)" "$rep_cpu" "$pipe" "$(echo "$N / $pipe" | bc -l)" "$pipe_cpu" "$native" "$ratio"
+done
+printf '| median of %s | %.2f s | | %.2f s | | %.2f s | %.2f× |\n' "$RUNS" "$(median "${reps[@]}")" \
+  "$(median "${pipes[@]}")" "$(median "${natives[@]}")" "$(median "${ratios[@]}")"

@@ -5,8 +5,9 @@
 #  - a native replica (`redis-server --replicaof`), timed until its link is up and the
 #    data loaded.
 # Datasets: 2M small string keys, and 200 collections of 50k elements (lists, sets,
-# sorted sets, hashes). Every run uses a fresh target. Prints a Markdown table.
-# Usage: scripts/bench-sync.sh [small] [collections]   (default: both)
+# sorted sets, hashes). Every run uses a fresh target; each of the three runs RUNS times
+# (default 3), interleaved. Prints a Markdown row per round and the medians.
+# Usage: [RUNS=3] scripts/bench-sync.sh [small] [collections]   (default: both)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +18,9 @@ source scripts/servers.sh
 start() { start_server "$@"; }
 stop() { stop_server "$1"; }
 now() { date +%s.%N; }
+cpu_of() { redis-cli -p "$1" INFO cpu | tr -d '\r' | awk -F: '/^used_cpu_(user|sys):/{s+=$2} END{print s}'; }
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END{print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
+RUNS=${RUNS:-3}
 
 fill_small() { redis-cli -p "$1" DEBUG POPULATE 2000000 key 32 >/dev/null; }
 
@@ -61,42 +65,49 @@ measure() { # dataset-name fill-function
   redis-cli -p "$src" SAVE >/dev/null
   local keys; keys=$(redis-cli -p "$src" DBSIZE)
   local digest; digest=$(redis-cli -p "$src" DEBUG DIGEST)
-
-  # replicant sync --once
-  local t; t=$(free_port); start t1 "$t"
-  local a; a=$(now)
-  "$BIN" sync --source "redis://127.0.0.1:$src" --target "redis://127.0.0.1:$t" --once 2>/dev/null
-  local b; b=$(now)
-  [ "$(redis-cli -p "$t" DEBUG DIGEST)" = "$digest" ] || { echo "replicant copy differs"; exit 1; }
-  local rep; rep=$(echo "$b - $a" | bc)
-  stop "$t"
-
-  # redis-cli --pipe of the same commands
   "$BIN" rdb dump --mode auto --target-version 7.0 "$WORK/src/dump.rdb" > "$WORK/cmds.resp"
-  t=$(free_port); start t2 "$t"
-  a=$(now)
-  redis-cli -p "$t" --pipe < "$WORK/cmds.resp" >/dev/null
-  b=$(now)
-  [ "$(redis-cli -p "$t" DEBUG DIGEST)" = "$digest" ] || { echo "redis-cli copy differs"; exit 1; }
-  local pipe; pipe=$(echo "$b - $a" | bc)
-  stop "$t"
+  local reps=() pipes=() natives=() ratios=() round t a b c0 rep rep_cpu pipe pipe_cpu native ratio
+  for round in $(seq "$RUNS"); do
+    # replicant sync --once
+    t=$(free_port); start "t1-$round" "$t"
+    c0=$(cpu_of "$t"); a=$(now)
+    "$BIN" sync --source "redis://127.0.0.1:$src" --target "redis://127.0.0.1:$t" --once 2>/dev/null
+    b=$(now); rep_cpu=$(echo "$(cpu_of "$t") - $c0" | bc)
+    [ "$(redis-cli -p "$t" DEBUG DIGEST)" = "$digest" ] || { echo "replicant copy differs"; exit 1; }
+    rep=$(echo "$b - $a" | bc)
+    stop "$t"
 
-  # native replica
-  t=$(free_port)
-  a=$(now)
-  start t3 "$t" --replicaof 127.0.0.1 "$src"
-  until redis-cli -p "$t" INFO replication | grep -q "master_link_status:up" \
-        && redis-cli -p "$t" INFO persistence | grep -q '^loading:0'; do sleep 0.01; done
-  b=$(now)
-  [ "$(redis-cli -p "$t" DEBUG DIGEST)" = "$digest" ] || { echo "replica copy differs"; exit 1; }
-  local native; native=$(echo "$b - $a" | bc)
-  stop "$t"
+    # redis-cli --pipe of the same commands
+    t=$(free_port); start "t2-$round" "$t"
+    c0=$(cpu_of "$t"); a=$(now)
+    redis-cli -p "$t" --pipe < "$WORK/cmds.resp" >/dev/null
+    b=$(now); pipe_cpu=$(echo "$(cpu_of "$t") - $c0" | bc)
+    [ "$(redis-cli -p "$t" DEBUG DIGEST)" = "$digest" ] || { echo "redis-cli copy differs"; exit 1; }
+    pipe=$(echo "$b - $a" | bc)
+    stop "$t"
+
+    # native replica
+    t=$(free_port)
+    a=$(now)
+    start "t3-$round" "$t" --replicaof 127.0.0.1 "$src"
+    until redis-cli -p "$t" INFO replication | grep -q "master_link_status:up" \
+          && redis-cli -p "$t" INFO persistence | grep -q '^loading:0'; do sleep 0.01; done
+    b=$(now)
+    [ "$(redis-cli -p "$t" DEBUG DIGEST)" = "$digest" ] || { echo "replica copy differs"; exit 1; }
+    native=$(echo "$b - $a" | bc)
+    stop "$t"
+    ratio=$(echo "$rep / $pipe" | bc -l)
+    reps+=("$rep"); pipes+=("$pipe"); natives+=("$native"); ratios+=("$ratio")
+    printf '| %s (%s keys) | %.2f s | %.2f s | %.2f s | %.2f s | %.2f s | %.2f× |\n' "$name" "$keys" "$rep" "$rep_cpu" \
+      "$pipe" "$pipe_cpu" "$native" "$ratio"
+  done
   stop "$src"
-  printf '| %s (%s keys) | %.2f s | %.2f s | %.2f s | %.2f× |\n' "$name" "$keys" "$rep" "$pipe" "$native" "$(echo "$rep / $pipe" | bc -l)"
+  printf '| %s, median of %s | %.2f s | | %.2f s | | %.2f s | %.2f× |\n' "$name" "$RUNS" "$(median "${reps[@]}")" \
+    "$(median "${pipes[@]}")" "$(median "${natives[@]}")" "$(median "${ratios[@]}")"
 }
 
-echo "| dataset | replicant sync --once | redis-cli --pipe (same commands) | native replica | replicant / pipe |"
-echo "| --- | ---: | ---: | ---: | ---: |"
+echo "| dataset | replicant sync --once | target CPU meanwhile | redis-cli --pipe (same commands) | target CPU meanwhile | native replica | replicant / pipe |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
 sets=("$@"); [ ${#sets[@]} -gt 0 ] || sets=(small collections)
 for set in "${sets[@]}"; do
   case $set in

@@ -164,7 +164,7 @@ pub(crate) enum ProgressArg {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum ModeArg {
-    /// RESTORE when the target can load the payload, commands otherwise.
+    /// RESTORE when the target can load the payload, commands otherwise (strings: SET … PXAT)
     Auto,
     /// Always RESTORE (exact, but needs a target of the same or a newer version).
     Restore,
