@@ -10,7 +10,8 @@
 #  - a native replica (`redis-server --replicaof`), paused and resumed the same way,
 #    timed until its master_repl_offset equals the master's.
 # Commands: 40% SET of 32-byte values over N keys, 20% INCR, 20% HSET, 20% RPUSH over
-# 1000 keys each. Each of the three runs RUNS times (default 3), interleaved; prints a
+# 1000 keys each. With BENCH_PIN=1 (two or more CPUs) the target and the native replica run
+# on CPU 0, everything else on the others (see servers.sh). Each of the three runs RUNS times (default 3), interleaved; prints a
 # Markdown row per round and the medians. Usage: [RUNS=3] scripts/bench-stream.sh [N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,10 +55,10 @@ cpu_of() { redis-cli -p "$1" INFO cpu | tr -d '\r' | awk -F: '/^used_cpu_(user|s
 # replicant: sets $rep (seconds) and $rep_cpu (the target's CPU seconds meanwhile)
 run_replicant() {
   local src dst admin pid master a b c0
-  src=$(free_port); start_server "src$1" "$src" --repl-diskless-sync-delay 0 --repl-backlog-size 512mb
-  dst=$(free_port); start_server "dst$1" "$dst"
+  src=$(free_port); start_other "src$1" "$src" --repl-diskless-sync-delay 0 --repl-backlog-size 512mb
+  dst=$(free_port); start_target "dst$1" "$dst"
   admin=$(free_port)
-  "$BIN" sync --source "redis://127.0.0.1:$src" --target "redis://127.0.0.1:$dst" --admin "127.0.0.1:$admin" \
+  "${OTHER_CPUS[@]}" "$BIN" sync --source "redis://127.0.0.1:$src" --target "redis://127.0.0.1:$dst" --admin "127.0.0.1:$admin" \
     --progress never 2>"$WORK/replicant$1.log" &
   pid=$!
   PIDS+=($pid)
@@ -80,10 +81,10 @@ run_replicant() {
 # the target's ingest limit: sets $pipe and $pipe_cpu
 run_pipe() {
   local dst a b c0
-  dst=$(free_port); start_server "pipe$1" "$dst"
+  dst=$(free_port); start_target "pipe$1" "$dst"
   c0=$(cpu_of "$dst")
   a=$(now)
-  redis-cli -p "$dst" --pipe < "$WORK/stream.resp" >/dev/null
+  "${OTHER_CPUS[@]}" redis-cli -p "$dst" --pipe < "$WORK/stream.resp" >/dev/null
   b=$(now)
   pipe_cpu=$(echo "$(cpu_of "$dst") - $c0" | bc)
   pipe=$(echo "$b - $a" | bc)
@@ -93,8 +94,8 @@ run_pipe() {
 # native replica: sets $native
 run_native() {
   local src dst pid master a b
-  src=$(free_port); start_server "nsrc$1" "$src" --repl-diskless-sync-delay 0 --repl-backlog-size 512mb
-  dst=$(free_port); start_server "replica$1" "$dst" --replicaof 127.0.0.1 "$src"
+  src=$(free_port); start_other "nsrc$1" "$src" --repl-diskless-sync-delay 0 --repl-backlog-size 512mb
+  dst=$(free_port); start_target "replica$1" "$dst" --replicaof 127.0.0.1 "$src"
   until redis-cli -p "$dst" INFO replication | grep -q "master_link_status:up"; do sleep 0.05; done
   pid=$(redis-cli -p "$dst" INFO server | tr -d '\r' | sed -n 's/^process_id://p')
   kill -STOP "$pid"

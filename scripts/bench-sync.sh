@@ -7,6 +7,8 @@
 # Datasets: 2M small string keys, and 200 collections of 50k elements (lists, sets,
 # sorted sets, hashes). Every run uses a fresh target; each of the three runs RUNS times
 # (default 3), interleaved. Prints a Markdown row per round and the medians.
+# With BENCH_PIN=1 (two or more CPUs) the target and the native replica run on CPU 0, everything
+# else on the others (see servers.sh).
 # Usage: [RUNS=3] scripts/bench-sync.sh [small] [collections]   (default: both)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +17,7 @@ cargo build --release --quiet
 BIN=$PWD/target/release/replicant
 # shellcheck source=scripts/servers.sh
 source scripts/servers.sh
-start() { start_server "$@"; }
+start() { start_other "$@"; }
 stop() { stop_server "$1"; }
 now() { date +%s.%N; }
 cpu_of() { redis-cli -p "$1" INFO cpu | tr -d '\r' | awk -F: '/^used_cpu_(user|sys):/{s+=$2} END{print s}'; }
@@ -69,18 +71,18 @@ measure() { # dataset-name fill-function
   local reps=() pipes=() natives=() ratios=() round t a b c0 rep rep_cpu pipe pipe_cpu native ratio
   for round in $(seq "$RUNS"); do
     # replicant sync --once
-    t=$(free_port); start "t1-$round" "$t"
+    t=$(free_port); start_target "t1-$round" "$t"
     c0=$(cpu_of "$t"); a=$(now)
-    "$BIN" sync --source "redis://127.0.0.1:$src" --target "redis://127.0.0.1:$t" --once 2>/dev/null
+    "${OTHER_CPUS[@]}" "$BIN" sync --source "redis://127.0.0.1:$src" --target "redis://127.0.0.1:$t" --once 2>/dev/null
     b=$(now); rep_cpu=$(echo "$(cpu_of "$t") - $c0" | bc)
     [ "$(redis-cli -p "$t" DEBUG DIGEST)" = "$digest" ] || { echo "replicant copy differs"; exit 1; }
     rep=$(echo "$b - $a" | bc)
     stop "$t"
 
     # redis-cli --pipe of the same commands
-    t=$(free_port); start "t2-$round" "$t"
+    t=$(free_port); start_target "t2-$round" "$t"
     c0=$(cpu_of "$t"); a=$(now)
-    redis-cli -p "$t" --pipe < "$WORK/cmds.resp" >/dev/null
+    "${OTHER_CPUS[@]}" redis-cli -p "$t" --pipe < "$WORK/cmds.resp" >/dev/null
     b=$(now); pipe_cpu=$(echo "$(cpu_of "$t") - $c0" | bc)
     [ "$(redis-cli -p "$t" DEBUG DIGEST)" = "$digest" ] || { echo "redis-cli copy differs"; exit 1; }
     pipe=$(echo "$b - $a" | bc)
@@ -89,7 +91,7 @@ measure() { # dataset-name fill-function
     # native replica
     t=$(free_port)
     a=$(now)
-    start "t3-$round" "$t" --replicaof 127.0.0.1 "$src"
+    start_target "t3-$round" "$t" --replicaof 127.0.0.1 "$src"
     until redis-cli -p "$t" INFO replication | grep -q "master_link_status:up" \
           && redis-cli -p "$t" INFO persistence | grep -q '^loading:0'; do sleep 0.01; done
     b=$(now)

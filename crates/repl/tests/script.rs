@@ -265,7 +265,8 @@ fn acks_every_interval_and_times_out_on_silence() {
         }
     }
     while r.poll_transmit().is_some() {}
-    assert_eq!(r.poll_timeout(), Some(t0 + Duration::from_secs(1)));
+    // Until the stream starts, ACKs go every 100 ms (for at most 2 s).
+    assert_eq!(r.poll_timeout(), Some(t0 + Duration::from_millis(100)));
     r.handle_timeout(t0 + Duration::from_secs(1)).unwrap();
     assert_eq!(r.poll_transmit().unwrap(), b"*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n$2\r\n10\r\n");
     r.set_committed(7);
@@ -323,4 +324,39 @@ fn the_resume_point_never_falls_inside_a_transaction() {
     let discard = resp(&["DISCARD"]);
     let discarded = resume_after(&format!("{select}{multi}{incr}{discard}"));
     assert_eq!(discarded.offset, before + (multi.len() + incr.len() + discard.len()) as u64);
+}
+
+#[test]
+fn acks_come_often_until_the_stream_starts() {
+    let t0 = Instant::now();
+    let cfg = ReplicaConfig::default().ack_interval(Duration::from_secs(1)).timeout(Duration::from_secs(60));
+    let mut r = Replica::new(cfg);
+    r.handle_connected(t0);
+    let text = format!("{}+FULLRESYNC {ID} 10\r\n$1\r\nR", handshake_ok());
+    let mut buf = text.into_bytes();
+    loop {
+        match r.handle_input(&buf, t0).unwrap() {
+            Input::Consumed(n) | Input::Event { consumed: n, .. } => drop(buf.drain(..n)),
+            Input::Rdb { len, .. } => {
+                buf.drain(..len);
+                r.rdb_consumed(len);
+                r.rdb_done(t0).unwrap();
+            }
+            Input::NeedMore => break,
+        }
+    }
+    let ack = b"*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n$2\r\n10\r\n";
+    while r.poll_transmit().is_some() {}
+    let t1 = t0 + Duration::from_millis(100);
+    assert_eq!(r.poll_timeout(), Some(t1));
+    r.handle_timeout(t1).unwrap();
+    assert_eq!(r.poll_transmit().unwrap(), ack, "a second ACK, in case the master missed the first");
+    assert_eq!(r.poll_timeout(), Some(t1 + Duration::from_millis(100)));
+    // The stream's first command: back to one ACK a second.
+    let ping = b"*1\r\n$4\r\nPING\r\n";
+    assert!(matches!(r.handle_input(ping, t1).unwrap(), Input::Event { consumed: 14, .. }));
+    let t2 = t1 + Duration::from_millis(100);
+    r.handle_timeout(t2).unwrap();
+    assert!(r.poll_transmit().is_some());
+    assert_eq!(r.poll_timeout(), Some(t2 + Duration::from_secs(1)));
 }

@@ -7,7 +7,7 @@
 //! `slaveTryPartialResynchronization`, `readSyncBulkPayload`, `replicationSendAck`).
 
 use std::collections::VecDeque;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::command::{self, Command, Parsed};
 use crate::{ReplError, ReplId, ReplicaConfig, ResumePoint};
@@ -121,6 +121,11 @@ pub enum State {
 const MAX_LINE: usize = 4096;
 const MARK_LEN: usize = 40;
 
+/// How often to ACK between the end of a snapshot and the stream's first command.
+const FAST_ACK: Duration = Duration::from_millis(100);
+/// For at most this long.
+const FAST_ACK_WINDOW: Duration = Duration::from_secs(2);
+
 /// The replica side of one replication link.
 pub struct Replica {
     cfg: ReplicaConfig,
@@ -138,6 +143,8 @@ pub struct Replica {
     partial_requested: bool,
     last_input: Option<Instant>,
     next_ack: Option<Instant>,
+    /// Until the stream's first command (or this time), ACKs go every [`FAST_ACK`].
+    fast_acks_until: Option<Instant>,
     args: Vec<(usize, usize)>,
     /// Bytes of this connection handled so far, for error messages.
     read: u64,
@@ -166,6 +173,7 @@ impl Replica {
             partial_requested: false,
             last_input: None,
             next_ack: None,
+            fast_acks_until: None,
             args: Vec::new(),
             read: 0,
             streamed: false,
@@ -370,7 +378,10 @@ impl Replica {
         self.phase = Phase::Stream;
         self.streamed = true;
         // The first ACK puts the replica online; after a diskless sync the master waits
-        // for it before streaming (`repl_start_cmd_stream_on_ack`).
+        // for it before streaming (`repl_start_cmd_stream_on_ack`). An ACK that arrives
+        // before the master has reaped its snapshot child is not counted, and the stream
+        // would wait for the next one: so ACK often until the stream starts.
+        self.fast_acks_until = Some(now + FAST_ACK_WINDOW);
         self.send_ack(now);
     }
 
@@ -393,6 +404,7 @@ impl Replica {
             }
         };
         let before = (self.offset, self.db);
+        self.fast_acks_until = None;
         self.offset += size as u64;
         self.read += size as u64;
         let (select, getack) = {
@@ -425,7 +437,9 @@ impl Replica {
         let mut buf = itoa::Buffer::new();
         let text = buf.format(offset).as_bytes().to_vec();
         self.send(&[b"REPLCONF", b"ACK", &text]);
-        self.next_ack = Some(now + self.cfg.ack_interval);
+        let fast = self.fast_acks_until.is_some_and(|until| now < until);
+        let interval = if fast { FAST_ACK.min(self.cfg.ack_interval) } else { self.cfg.ack_interval };
+        self.next_ack = Some(now + interval);
     }
 
     fn send(&mut self, args: &[&[u8]]) {
