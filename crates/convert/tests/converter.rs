@@ -33,6 +33,11 @@ fn convert(data: &[u8], cfg: ConvertConfig) -> Vec<String> {
 }
 
 fn convert_with(parser: ParserConfig, data: &[u8], cfg: ConvertConfig) -> Vec<String> {
+    render(run(parser, data, cfg).1.bytes())
+}
+
+/// Runs the converter over a whole stream: the converter (for its stats) and its output.
+fn run(parser: ParserConfig, data: &[u8], cfg: ConvertConfig) -> (Converter, Commands) {
     let mut parser = Parser::new(parser);
     let mut conv = Converter::new(cfg);
     let mut out = Commands::new();
@@ -46,7 +51,7 @@ fn convert_with(parser: ParserConfig, data: &[u8], cfg: ConvertConfig) -> Vec<St
             break;
         }
     }
-    render(out.bytes())
+    (conv, out)
 }
 
 /// Turns RESP arrays of bulk strings into space-separated lines.
@@ -107,19 +112,8 @@ fn restore_mode_writes_one_payload_with_absolute_ttl() {
 #[test]
 fn expired_keys_are_skipped_and_counted() {
     let body = [&[0xfe, 0x00][..], &string_key("old", "v", Some(1_000)), &string_key("new", "v", None)].concat();
-    let mut parser = Parser::default();
-    let mut conv = Converter::new(ConvertConfig::default().mode(Mode::Commands).now_ms(Some(2_000)));
-    let mut out = Commands::new();
-    let data = rdb(&body);
-    let mut input = &data[..];
-    while let Status::Event { event, consumed } = parser.parse(input).unwrap() {
-        conv.event(&event, &mut out).unwrap();
-        let end = matches!(event, Event::End(_));
-        input = &input[consumed..];
-        if end {
-            break;
-        }
-    }
+    let cfg = ConvertConfig::default().mode(Mode::Commands).now_ms(Some(2_000));
+    let (conv, out) = run(ParserConfig::default(), &rdb(&body), cfg);
     assert_eq!(render(out.bytes()), ["SELECT 0", "SET new v"]);
     assert_eq!(conv.stats().expired_skipped, 1);
 }
@@ -180,19 +174,8 @@ fn sets_and_sorted_sets_become_batched_commands() {
 #[test]
 fn commands_rebuilding_a_collection_are_marked_bulk_and_strings_are_not() {
     let body = [&[0xfe, 0x00][..], SET_KEY, &string_key("k", "v", Some(1_900_000_000_000))].concat();
-    let data = rdb(&body);
-    let mut parser = Parser::default();
-    let mut conv = Converter::new(ConvertConfig::default().mode(Mode::Commands).target(TargetProfile::redis(6, 0)));
-    let mut out = Commands::new();
-    let mut input = &data[..];
-    while let Status::Event { event, consumed } = parser.parse(input).unwrap() {
-        conv.event(&event, &mut out).unwrap();
-        let end = matches!(event, Event::End(_));
-        input = &input[consumed..];
-        if end {
-            break;
-        }
-    }
+    let cfg = ConvertConfig::default().mode(Mode::Commands).target(TargetProfile::redis(6, 0));
+    let (_, out) = run(ParserConfig::default(), &rdb(&body), cfg);
     let marks: Vec<(&str, bool)> = out.info().iter().map(|i| (i.name, i.bulk)).collect();
     assert_eq!(marks, [("SELECT", false), ("DEL", true), ("SADD", true), ("SET", false), ("PEXPIREAT", false)]);
 }

@@ -245,9 +245,9 @@ fn errors_are_classified() {
     }
 }
 
-#[test]
-fn acks_every_interval_and_times_out_on_silence() {
-    let t0 = Instant::now();
+/// A replica (ACK every second, 60 s timeout) that took a one-byte snapshot at offset 10
+/// at `t0` and is now streaming.
+fn streaming_at_offset_10(t0: Instant) -> Replica {
     let cfg = ReplicaConfig::default().ack_interval(Duration::from_secs(1)).timeout(Duration::from_secs(60));
     let mut r = Replica::new(cfg);
     r.handle_connected(t0);
@@ -264,6 +264,13 @@ fn acks_every_interval_and_times_out_on_silence() {
             Input::NeedMore => break,
         }
     }
+    r
+}
+
+#[test]
+fn acks_every_interval_and_times_out_on_silence() {
+    let t0 = Instant::now();
+    let mut r = streaming_at_offset_10(t0);
     while r.poll_transmit().is_some() {}
     // Until the stream starts, ACKs go every 100 ms (for at most 2 s).
     assert_eq!(r.poll_timeout(), Some(t0 + Duration::from_millis(100)));
@@ -329,22 +336,7 @@ fn the_resume_point_never_falls_inside_a_transaction() {
 #[test]
 fn acks_come_often_until_the_stream_starts() {
     let t0 = Instant::now();
-    let cfg = ReplicaConfig::default().ack_interval(Duration::from_secs(1)).timeout(Duration::from_secs(60));
-    let mut r = Replica::new(cfg);
-    r.handle_connected(t0);
-    let text = format!("{}+FULLRESYNC {ID} 10\r\n$1\r\nR", handshake_ok());
-    let mut buf = text.into_bytes();
-    loop {
-        match r.handle_input(&buf, t0).unwrap() {
-            Input::Consumed(n) | Input::Event { consumed: n, .. } => drop(buf.drain(..n)),
-            Input::Rdb { len, .. } => {
-                buf.drain(..len);
-                r.rdb_consumed(len);
-                r.rdb_done(t0).unwrap();
-            }
-            Input::NeedMore => break,
-        }
-    }
+    let mut r = streaming_at_offset_10(t0);
     let ack = b"*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n$2\r\n10\r\n";
     while r.poll_transmit().is_some() {}
     let t1 = t0 + Duration::from_millis(100);
