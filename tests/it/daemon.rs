@@ -1,6 +1,6 @@
 //! The daemon (`replicant sync` with an admin port, a state directory, a config file):
 //! attaching with `REPLICAOF` and watching `INFO`, metrics, `SHUTDOWN`, prechecks on a
-//! non-empty target, and resuming with a partial resync after SIGKILL.
+//! non-empty target, resuming with a partial resync after SIGKILL, and a second full sync.
 
 use std::io::Read;
 use std::net::TcpStream;
@@ -396,4 +396,54 @@ fn a_checkpoint_the_backlog_no_longer_holds_stops_with_what_to_do() {
     assert!(err.contains("cannot continue") && err.contains("checkpoint.json") && err.contains("replace"), "{err}");
     let keys: u64 = redis::cmd("DBSIZE").query(&mut target.conn()).unwrap();
     assert_eq!(keys, 0, "a second snapshot was written");
+}
+
+/// A set too big for one RESTORE (so it is rebuilt with commands on its node's first sender).
+fn big_set(conn: &mut redis::Connection, key: &str, from: usize, n: usize) {
+    for chunk in (from..from + n).collect::<Vec<_>>().chunks(5_000) {
+        let members: Vec<String> = chunk.iter().map(|i| format!("member-{i:08}")).collect();
+        let _: () = redis::cmd("SADD").arg(key).arg(&members).query(conn).unwrap();
+    }
+}
+
+#[test]
+fn a_second_full_sync_taken_with_accept_ends_equal() {
+    let source = RedisServer::start();
+    fill::fill_mixed(&mut source.conn(), 2_000);
+    big_set(&mut source.conn(), "big", 0, 60_000);
+    let target = RedisServer::start();
+    let admin_port = free_port();
+    let _daemon = Daemon::start(&[
+        "sync",
+        "--source",
+        &source.url(),
+        "--target",
+        &target.url(),
+        "--accept-full-resync",
+        "--admin",
+        &format!("127.0.0.1:{admin_port}"),
+        "--progress",
+        "never",
+    ]);
+    let mut conn = admin(admin_port);
+    wait_for("phase:streaming", Duration::from_secs(60), || {
+        field(&info(&mut conn, "replication"), "phase").as_deref() == Some("streaming")
+    });
+    wait_until_same(&snapshot(&mut source.conn()), &mut target.conn(), Duration::from_secs(60));
+
+    // A new replication ID makes the next PSYNC a full sync; the writes meanwhile grow the
+    // big set and add keys, big and small.
+    let mut src = source.conn();
+    let _: () = redis::cmd("DEBUG").arg("CHANGE-REPL-ID").query(&mut src).unwrap();
+    let _: () = redis::cmd("CLIENT").arg("KILL").arg("TYPE").arg("replica").query(&mut src).unwrap();
+    big_set(&mut src, "big", 60_000, 10_000);
+    big_set(&mut src, "big-too", 0, 60_000);
+    for i in 0..500 {
+        let _: () = redis::cmd("SET").arg(format!("new:{i}")).arg(i).arg("PX").arg(3_600_000).query(&mut src).unwrap();
+        let _: () = redis::cmd("HSET").arg("new-hash").arg(i).arg(i).query(&mut src).unwrap();
+    }
+    wait_for("a second full sync", Duration::from_secs(60), || {
+        field(&info(&mut conn, "stats"), "full_syncs").and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) >= 2
+    });
+    wait_until_same(&snapshot(&mut source.conn()), &mut target.conn(), Duration::from_secs(60));
 }
