@@ -71,18 +71,33 @@ fn expand(input: &[u8], buf: &mut [u8]) -> Result<usize, LzfError> {
             } else if back >= len {
                 buf.copy_within(from..from + len, op);
             } else {
-                // Overlapping: the last `back` bytes repeat; copy them in doubling pieces.
-                let mut copied = 0;
-                while copied < len {
-                    let k = (len - copied).min(op + copied - from);
-                    buf.copy_within(from..from + k, op + copied);
-                    copied += k;
-                }
+                repeat(buf, from, op, len);
             }
             op += len;
         }
     }
     Ok(op)
+}
+
+/// Copies `len` bytes from `from` to `op` (both in `buf`) front to back, where the
+/// ranges overlap: the last `op - from` bytes repeat. A run of one byte (the zero or
+/// space padding that LZF sees most) is a fill; otherwise the copy goes byte by byte, as
+/// the reference decoder does, since a back reference is at most 264 bytes long.
+fn repeat(buf: &mut [u8], from: usize, op: usize, len: usize) {
+    if op - from == 1 {
+        let byte = buf.get(from).copied().unwrap_or_default();
+        if let Some(run) = buf.get_mut(op..op + len) {
+            run.fill(byte);
+        }
+        return;
+    }
+    for k in 0..len {
+        if let Some(&byte) = buf.get(from + k) {
+            if let Some(slot) = buf.get_mut(op + k) {
+                *slot = byte;
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -141,7 +141,8 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    fn special_string(&mut self, enc: u8, at: u64, scratch: &mut Vec<u8>, limit: usize) -> Res<Slot> {
+    /// The rest of a string whose length prefix was the special encoding `enc`.
+    pub(crate) fn special_string(&mut self, enc: u8, at: u64, scratch: &mut Vec<u8>, limit: usize) -> Res<Slot> {
         let value = match enc {
             ENC_INT8 => i64::from(i8::from_le_bytes(self.array()?)),
             ENC_INT16 => i64::from(i16::from_le_bytes(self.array()?)),

@@ -233,3 +233,34 @@ fn empty_collections_are_skipped_whatever_raw_value_max() {
     assert!(dump.keys.is_empty());
     assert_eq!(dump.skipped.len(), 9);
 }
+
+/// A string in each of its encodings (plain, 8/16/32-bit integer, LZF with zero padding
+/// as `DEBUG POPULATE` writes, LZF with a repeating 3-byte pattern) decodes the same when
+/// the whole value is in the input (the parser's fast path) and when it arrives a byte at
+/// a time (the general string decoder), under every configuration.
+#[test]
+fn strings_in_every_encoding_agree_on_both_paths() {
+    let padded = [&b"value:12"[..], &[0u8; 24]].concat();
+    let pattern = b"abc".repeat(40);
+    let mut w = RdbWriter::new(10);
+    w.select_db(0).string_key(b"plain", b"hello");
+    w.byte(0).string(b"int8").raw(&[0xc0, 0xfe]);
+    w.byte(0).string(b"int16").raw(&[0xc1, 0x39, 0x30]);
+    w.byte(0).string(b"int32").raw(&[0xc2, 0xff, 0xff, 0xff, 0x7f]);
+    for (key, text) in [(&b"lzf-padded"[..], &padded), (b"lzf-pattern", &pattern)] {
+        let packed = lzf::compress(text).unwrap();
+        w.byte(0).string(key).byte(0xc3).len(packed.len() as u64).len(text.len() as u64).raw(&packed);
+    }
+    let data = w.finish();
+    for (label, cfg) in configs() {
+        let whole = decode_with(&data, cfg.clone(), || usize::MAX).unwrap();
+        assert_eq!(whole, decode_with(&data, cfg.clone(), || 1).unwrap(), "{label}");
+        assert_eq!(events(&data, cfg.clone(), || usize::MAX).unwrap(), events(&data, cfg, || 1).unwrap(), "{label}");
+        assert_eq!(whole.key("plain").string(), b"hello", "{label}");
+        assert_eq!(whole.key("int8").string(), b"-2", "{label}");
+        assert_eq!(whole.key("int16").string(), b"12345", "{label}");
+        assert_eq!(whole.key("int32").string(), b"2147483647", "{label}");
+        assert_eq!(whole.key("lzf-padded").string(), padded, "{label}");
+        assert_eq!(whole.key("lzf-pattern").string(), pattern, "{label}");
+    }
+}

@@ -4,7 +4,7 @@
 use super::{KeyCtx, Out, Parser, Ready, Top};
 use crate::event::{Checksum, ModuleId};
 use crate::format::{Encoding, Format, Kind, Opcode};
-use crate::reader::{Cursor, Res};
+use crate::reader::{Cursor, Len, Res};
 use crate::slot::Slot;
 use crate::value::{skip_module_ops, ItemKind, ValueState};
 use crate::Error;
@@ -118,23 +118,29 @@ impl Parser {
         self.top = Top::Value;
     }
 
-    /// Fast path for the commonest value, a plain string of at most one piece that is
-    /// already in the input: read with its key, yielding exactly the events the general
-    /// path would. Anything else is left to the string decoder.
+    /// Fast path for the commonest value, a plain string of at most one piece, or an
+    /// integer or LZF-compressed one, that is already in the input: read with its key,
+    /// yielding exactly the events the general path would. Anything else (including any
+    /// error, which the general path then reports) is left to the string decoder.
     pub(super) fn small_string(&mut self, cur: &mut Cursor<'_>) {
-        let mark = cur.pos();
-        let piece = match cur.len_or_special() {
-            Ok(crate::reader::Len::Plain(n)) if n <= self.cfg.batch_bytes as u64 => n as usize,
+        let (mark, scratch_mark) = (cur.pos(), self.scratch.len());
+        let at = cur.offset();
+        let read = match cur.len_or_special() {
+            Ok(Len::Plain(n)) if n <= self.cfg.batch_bytes as u64 => {
+                let (start, len) = (cur.offset(), n as usize);
+                cur.take(len).map(|_| Slot::Input { start, len })
+            }
+            Ok(Len::Special(enc)) => cur.special_string(enc, at, &mut self.scratch, self.cfg.max_buffered),
             _ => {
                 cur.set_pos(mark);
                 return;
             }
         };
-        let start = cur.offset();
-        if cur.take(piece).is_err() {
+        let Ok(slot) = read else {
             cur.set_pos(mark);
+            self.scratch.truncate(scratch_mark);
             return;
-        }
+        };
         let end = cur.offset();
         let Some(key) = self.key.as_mut() else { return };
         key.done = true;
@@ -142,11 +148,12 @@ impl Parser {
         key.items = 1;
         key.raw_ok = key.raw_ok && end - key.value_start <= key.raw_limit;
         if key.raw_ok && !self.cfg.decode_raw_values {
+            self.scratch.truncate(scratch_mark);
             return; // handed out raw only: no pieces to queue
         }
-        let slot = self.slots.len();
-        self.slots.push(Slot::Input { start, len: piece });
-        self.queue.push_back(Out::Chunk { kind: ItemKind::StringPiece, start: slot, end: slot + 1 });
+        let first = self.slots.len();
+        self.slots.push(slot);
+        self.queue.push_back(Out::Chunk { kind: ItemKind::StringPiece, start: first, end: first + 1 });
         self.queue.push_back(Out::KeyEnd(end));
     }
 
