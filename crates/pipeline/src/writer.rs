@@ -387,8 +387,12 @@ impl Writer {
                 Work::Routed(cmds, offset) => {
                     for (info, bytes) in cmds.iter() {
                         if info.keyed {
+                            // Awaited only when a batch is full: most commands stage synchronously.
                             let i = self.sender_for(info);
-                            self.stage(i, info, cmds.key_of(info), bytes, info.offset).await?;
+                            if self.batch_full(i, info.offset)? {
+                                self.send_pending(i).await?;
+                            }
+                            self.append(i, info, cmds.key_of(info), bytes, info.offset)?;
                         } else {
                             let mut one = Commands::new();
                             one.push_encoded(info, cmds.key_of(info), bytes);
@@ -457,6 +461,31 @@ impl Writer {
         bytes: &[u8],
         offset: u64,
     ) -> Result<(), WriterError> {
+        if self.batch_full(i, offset)? {
+            self.send_pending(i).await?;
+        }
+        self.append(i, info, key, bytes, offset)
+    }
+
+    /// Whether sender `i`'s pending batch must be handed over before a command of source
+    /// offset `offset` joins it.
+    fn batch_full(&self, i: usize, offset: u64) -> Result<bool, WriterError> {
+        let Some(shard) = self.shards.get(i) else { return Err(WriterError::Stopped) };
+        let boundary = !self.streaming || offset != shard.pending_offset;
+        let size = shard.pending.len() >= self.cfg.batch_commands || shard.pending.byte_len() >= BATCH_MAX_BYTES;
+        Ok(size && boundary)
+    }
+
+    /// The synchronous half of [`Writer::stage`]: appends to the pending batch, which the
+    /// caller made sure has room.
+    fn append(
+        &mut self,
+        i: usize,
+        info: &CommandInfo,
+        key: &[u8],
+        bytes: &[u8],
+        offset: u64,
+    ) -> Result<(), WriterError> {
         let cluster = self.topology.is_cluster();
         if cluster && info.db != 0 {
             return Err(WriterError::Cluster {
@@ -464,20 +493,11 @@ impl Writer {
                 why: "a cluster has database 0 only; write every database into it with /0 in the target URL",
             });
         }
-        let full = {
-            let Some(shard) = self.shards.get(i) else { return Err(WriterError::Stopped) };
-            if self.streaming && shard.skip_through.is_some_and(|through| offset <= through) {
-                return Ok(());
-            }
-            let boundary = !self.streaming || offset != shard.pending_offset;
-            let size = shard.pending.len() >= self.cfg.batch_commands || shard.pending.byte_len() >= BATCH_MAX_BYTES;
-            size && boundary
-        };
-        if full {
-            self.send_pending(i).await?;
-        }
-        let dispatched = self.dispatched;
+        let (streaming, dispatched) = (self.streaming, self.dispatched);
         let Some(shard) = self.shards.get_mut(i) else { return Err(WriterError::Stopped) };
+        if streaming && shard.skip_through.is_some_and(|through| offset <= through) {
+            return Ok(());
+        }
         if shard.pending.is_empty() {
             shard.floor = dispatched;
         }

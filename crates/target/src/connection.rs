@@ -8,7 +8,9 @@ use bytes::BytesMut;
 use replicant_convert::Commands;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::reply::{take_reply, Reply};
+use bytes::Buf;
+
+use crate::reply::{simple_run, take_reply, Reply};
 use replicant_net::{Endpoint, Stream};
 
 use crate::policy::KeysInFlight;
@@ -224,6 +226,10 @@ impl Connection {
     pub async fn answer_some(&mut self) -> Result<(), TargetError> {
         let mut answered = false;
         while self.unanswered > 0 {
+            if self.answer_simple_run() > 0 {
+                answered = true;
+                continue;
+            }
             match take_reply(&mut self.read_buf) {
                 Ok(Some(reply)) => {
                     self.match_reply(reply)?;
@@ -239,10 +245,45 @@ impl Connection {
         Ok(())
     }
 
-    /// Reads one reply and matches it to the oldest unanswered command.
+    /// Reads at least one reply and matches it to the oldest unanswered command (and a
+    /// run of simple replies already received to the commands after it).
     async fn answer_one(&mut self) -> Result<(), TargetError> {
-        let reply = self.read_reply().await?;
-        self.match_reply(reply)
+        loop {
+            if self.answer_simple_run() > 0 {
+                return Ok(());
+            }
+            match take_reply(&mut self.read_buf) {
+                Ok(Some(reply)) => return self.match_reply(reply),
+                Ok(None) => {}
+                Err(why) => return Err(TargetError::Protocol { addr: self.addr.clone(), why }),
+            }
+            self.fill().await?;
+        }
+    }
+
+    /// Matches a run of `+OK` and integer replies at the front of the read buffer to the
+    /// oldest batch in one go, where no reply needs looking at (not a transaction, keys
+    /// not tracked); returns how many. Such a reply is never an error, so never stops.
+    fn answer_simple_run(&mut self) -> usize {
+        if self.policy.strict_key_order {
+            return 0;
+        }
+        let Some(entry) = self.inflight.front_mut() else { return 0 };
+        if entry.atomic.is_some() {
+            return 0;
+        }
+        let (count, len) = simple_run(&self.read_buf, entry.batch.len().saturating_sub(entry.done));
+        if count == 0 {
+            return 0;
+        }
+        self.read_buf.advance(len);
+        entry.done += count;
+        if entry.done >= entry.batch.len() {
+            self.inflight.pop_front();
+        }
+        self.unanswered = self.unanswered.saturating_sub(count);
+        self.stats.acknowledged += count as u64;
+        count
     }
 
     /// Matches a reply to the oldest unanswered command.

@@ -61,6 +61,22 @@ fn convert(frame: BytesFrame) -> Reply {
     }
 }
 
+/// How many `+OK` or integer replies (at most `max`) follow each other at the front of
+/// `buf`, and how many bytes they take; they can be matched in one go.
+pub(crate) fn simple_run(buf: &[u8], max: usize) -> (usize, usize) {
+    let (mut count, mut len) = (0, 0);
+    while count < max {
+        match simple(buf.get(len..).unwrap_or_default()) {
+            Some((_, n)) => {
+                count += 1;
+                len += n;
+            }
+            None => break,
+        }
+    }
+    (count, len)
+}
+
 /// `+OK` or a small integer at the front of `buf`, and its length; anything else is left
 /// to the general decoder.
 fn simple(buf: &[u8]) -> Option<(Reply, usize)> {
@@ -102,5 +118,14 @@ mod tests {
         assert_eq!(all(b"*1\r\n+OK\r\n"), [Reply::Array(Some(vec![Reply::Status("OK".into())]))]);
         assert_eq!(all(b":7"), [], "an incomplete integer waits for more");
         assert_eq!(all(b"+OK\r"), []);
+    }
+
+    #[test]
+    fn runs_of_simple_replies_stop_at_anything_else() {
+        assert_eq!(simple_run(b"+OK\r\n:12\r\n+OK\r\n-ERR x\r\n+OK\r\n", 10), (3, 15));
+        assert_eq!(simple_run(b"+OK\r\n+OK\r\n+OK\r\n", 2), (2, 10), "at most max");
+        assert_eq!(simple_run(b"+OK\r\n+QUEUED\r\n", 10), (1, 5));
+        assert_eq!(simple_run(b"+OK\r\n:1", 10), (1, 5), "an incomplete reply is left");
+        assert_eq!(simple_run(b"$1\r\nx\r\n", 10), (0, 0));
     }
 }
