@@ -11,13 +11,14 @@ use crate::Error;
 pub(crate) enum Fail {
     /// The input must reach this absolute offset before the read can complete.
     More(u64),
-    /// The input is wrong.
-    Bad(Error),
+    /// The input is wrong. Boxed, so that a read's result stays small: it is returned
+    /// from every primitive read of every element.
+    Bad(Box<Error>),
 }
 
 impl From<Error> for Fail {
     fn from(e: Error) -> Self {
-        Fail::Bad(e)
+        Fail::Bad(Box::new(e))
     }
 }
 
@@ -97,6 +98,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// A length prefix or a special-encoding marker.
+    #[inline]
     pub(crate) fn len_or_special(&mut self) -> Res<Len> {
         let at = self.offset();
         let first = self.u8()?;
@@ -250,9 +252,9 @@ mod tests {
     fn oversized_strings_are_refused_before_allocation() {
         let mut scratch = Vec::new();
         let r = cur(&[0x81, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]).string(&mut scratch, 1 << 20);
-        assert!(matches!(r, Err(Fail::Bad(Error::TooLarge { .. }))));
+        assert!(matches!(r, Err(Fail::Bad(ref e)) if matches!(**e, Error::TooLarge { .. })));
         let r = cur(&[0xc3, 0x02, 0x81, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]).string(&mut scratch, 1 << 20);
-        assert!(matches!(r, Err(Fail::Bad(Error::TooLarge { .. }))));
+        assert!(matches!(r, Err(Fail::Bad(ref e)) if matches!(**e, Error::TooLarge { .. })));
     }
 
     #[test]

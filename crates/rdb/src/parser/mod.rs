@@ -285,7 +285,7 @@ impl Parser {
                     }
                     return Ok(Advance::More(needed));
                 }
-                Err(Fail::Bad(e)) => return Err(e),
+                Err(Fail::Bad(e)) => return Err(*e),
             }
         }
     }
@@ -329,7 +329,7 @@ impl Parser {
     fn value_step(&mut self, input: &[u8], rel: usize) -> Res<()> {
         let slots_mark = self.slots.len();
         let scratch_mark = self.scratch.len();
-        let saved = self.value;
+        let saved = self.value.checkpoint();
         let mut cx = Cx {
             cur: Cursor::new(input, self.consumed, rel),
             input,
@@ -345,7 +345,9 @@ impl Parser {
         let step = match self.value.step(&mut cx) {
             Ok(step) => step,
             Err(e) => {
-                self.value = saved;
+                if let Some(saved) = saved {
+                    self.value = saved;
+                }
                 return Err(e);
             }
         };

@@ -149,13 +149,13 @@ impl BlobIter {
             Shape::ZSet => {
                 let score = self.number(cx, b, "score")?;
                 let m = self.slot(cx, a);
-                cx.slots.extend([m, Slot::Float(score)]);
+                cx.record([m, Slot::Float(score)]);
             }
             Shape::Hash | Shape::HashTtl => {
                 let ttl = if self.shape == Shape::HashTtl { self.integer(cx, c)? } else { 0 };
                 let (f, v) = (self.slot(cx, a), self.slot(cx, b));
                 let expire = if ttl == 0 { NO_EXPIRY } else { Slot::Int(ttl) };
-                cx.slots.extend([f, v, expire]);
+                cx.record([f, v, expire]);
             }
         }
         Ok(())

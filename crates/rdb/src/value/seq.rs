@@ -99,12 +99,12 @@ impl SeqState {
                 if score.is_nan() {
                     return Err(Error::corrupt(at, "sorted-set score is NaN").into());
                 }
-                cx.slots.extend([member, Slot::Float(score)]);
+                cx.record([member, Slot::Float(score)]);
                 ItemKind::ZSet
             }
             Hash => {
                 let (f, v) = (cx.string()?, cx.string()?);
-                cx.slots.extend([f, v, NO_EXPIRY]);
+                cx.record([f, v, NO_EXPIRY]);
                 ItemKind::Hash
             }
             HashMetadataPreGa => {
@@ -112,7 +112,7 @@ impl SeqState {
                 let expire = cx.cur.len()?;
                 let (f, v) = (cx.string()?, cx.string()?);
                 let expire = if expire == 0 { NO_EXPIRY } else { Slot::Int(expire_ms(expire, at)?) };
-                cx.slots.extend([f, v, expire]);
+                cx.record([f, v, expire]);
                 ItemKind::Hash
             }
             HashMetadata => {
@@ -125,7 +125,7 @@ impl SeqState {
                     let at_ms = (ttl as i128) + (self.min_expire as i128) - 1;
                     Slot::Int(expire_ms(u64::try_from(at_ms).unwrap_or(u64::MAX), at)?)
                 };
-                cx.slots.extend([f, v, expire]);
+                cx.record([f, v, expire]);
                 ItemKind::Hash
             }
             Hash2 => {
@@ -136,7 +136,7 @@ impl SeqState {
                     ms if ms < -1 => return Err(Error::corrupt(at, format!("field expiry {ms} is negative")).into()),
                     ms => Slot::Int(ms),
                 };
-                cx.slots.extend([f, v, expire]);
+                cx.record([f, v, expire]);
                 ItemKind::Hash
             }
             _ => return Err(Error::corrupt(at, "internal: not a plain collection").into()),

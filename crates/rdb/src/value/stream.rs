@@ -96,7 +96,7 @@ impl StreamState {
                 let id = raw_id(cx)?;
                 let delivered = cx.cur.millis()?;
                 let count = cx.cur.len()?;
-                cx.slots.extend([Slot::Uint(id.ms), Slot::Uint(id.seq), Slot::Int(delivered), Slot::Uint(count)]);
+                cx.record([Slot::Uint(id.ms), Slot::Uint(id.seq), Slot::Int(delivered), Slot::Uint(count)]);
                 (Step::Items(ItemKind::GroupPending, 1), Phase::Pel { groups, left: left - 1 })
             }
             Phase::ConsumerCount { groups } => {
@@ -110,7 +110,7 @@ impl StreamState {
             }
             Phase::ConsumerPel { groups, consumers, left } => {
                 let id = raw_id(cx)?;
-                cx.slots.extend([Slot::Uint(id.ms), Slot::Uint(id.seq)]);
+                cx.record([Slot::Uint(id.ms), Slot::Uint(id.seq)]);
                 let next = Phase::ConsumerPel { groups, consumers, left: left - 1 };
                 (Step::Items(ItemKind::ConsumerPending, 1), next)
             }
@@ -203,7 +203,7 @@ fn node_step(cx: &mut Cx<'_, '_>, node: &mut Node) -> Result<Option<Step>, Error
     let seq = need_int(cx, node)?;
     let id = StreamId { ms: node.master.ms.wrapping_add(ms as u64), seq: node.master.seq.wrapping_add(seq as u64) };
     let mark = cx.slots.len();
-    cx.slots.extend([Slot::Uint(id.ms), Slot::Uint(id.seq), Slot::Uint(0)]);
+    cx.record([Slot::Uint(id.ms), Slot::Uint(id.seq), Slot::Uint(0)]);
     let pairs = if flags & FLAG_SAMEFIELDS != 0 { same_fields_entry(cx, node)? } else { own_fields_entry(cx, node)? };
     need(cx, node)?; // lp-count: number of listpack elements of this entry
     if let Some(s) = cx.slots.get_mut(mark + 2) {
@@ -265,7 +265,7 @@ fn own_fields_entry(cx: &mut Cx<'_, '_>, node: &mut Node) -> Result<u64, Error> 
         let f = elem_slot(cx, node, f);
         let v = need(cx, node)?;
         let v = elem_slot(cx, node, v);
-        cx.slots.extend([f, v]);
+        cx.record([f, v]);
     }
     u64::try_from(fields).map_err(|_| node.blob.corrupt("stream entry", "negative field count".into()))
 }
