@@ -183,12 +183,14 @@ impl Converter {
     }
 
     /// Whether the current key is a collection being rebuilt with commands (strings, even
-    /// in pieces, are not marked: their commands stay with their key's sender).
-    fn rebuilding_collection(&self) -> bool {
+    /// in pieces, are not marked: their commands stay with their key's sender). Its
+    /// commands are marked [`CommandInfo::bulk`](crate::CommandInfo::bulk).
+    pub fn rebuilding_collection(&self) -> bool {
         matches!(self.cur, Current::Rebuild { kind, .. } if kind != Kind::String)
     }
 
-    fn db(&self) -> u64 {
+    /// The database the next key's commands are written for.
+    pub fn db(&self) -> u64 {
         self.cfg.db.unwrap_or(self.src_db)
     }
 

@@ -51,7 +51,7 @@ impl Commands {
             buf: Vec::with_capacity(bytes),
             starts: Vec::with_capacity(commands),
             info: Vec::with_capacity(commands),
-            keys: Vec::new(),
+            keys: Vec::with_capacity(commands * 16),
             open: 0,
         }
     }
@@ -172,6 +172,22 @@ impl Commands {
         self.open = 0;
     }
 
+    /// Keeps the first `n` commands, dropping the ones after them.
+    pub fn truncate(&mut self, n: usize) {
+        if n >= self.info.len() {
+            return;
+        }
+        let (byte_end, key_end) = match (self.starts.get(n), self.info.get(n)) {
+            (Some(start), Some(info)) => (*start, info.key.start),
+            _ => (self.buf.len(), self.keys.len()),
+        };
+        self.buf.truncate(byte_end);
+        self.keys.truncate(key_end);
+        self.starts.truncate(n);
+        self.info.truncate(n);
+        self.open = 0;
+    }
+
     /// Drops the encoded bytes once they were sent, keeping what each command was.
     pub fn release_bytes(&mut self) {
         self.buf = Vec::new();
@@ -197,16 +213,15 @@ impl Commands {
     fn start(&mut self, name: &'static str, args: usize, db: u64, key: Option<&[u8]>) -> &mut Self {
         debug_assert_eq!(self.open, 0, "previous command incomplete");
         self.note(name, db, key);
-        self.buf.push(b'*');
-        self.push_usize(args);
+        self.push_len_line(b'*', args);
         self.open = args;
         self.arg(name.as_bytes())
     }
 
     /// Adds a bulk-string argument.
     pub fn arg(&mut self, bytes: &[u8]) -> &mut Self {
-        self.buf.push(b'$');
-        self.push_usize(bytes.len());
+        self.buf.reserve(bytes.len() + 16);
+        self.push_len_line(b'$', bytes.len());
         self.buf.extend_from_slice(bytes);
         self.buf.extend_from_slice(b"\r\n");
         self.open = self.open.saturating_sub(1);
@@ -217,8 +232,8 @@ impl Commands {
     /// buffer (no intermediate copy).
     pub fn arg_from(&mut self, len: usize, write: impl FnOnce(&mut Vec<u8>)) -> &mut Self {
         let mark = self.buf.len();
-        self.buf.push(b'$');
-        self.push_usize(len);
+        self.buf.reserve(len + 16);
+        self.push_len_line(b'$', len);
         let start = self.buf.len();
         write(&mut self.buf);
         if self.buf.len() - start != len {
@@ -278,10 +293,19 @@ impl Commands {
         }
     }
 
-    fn push_usize(&mut self, n: usize) {
-        let mut b = itoa::Buffer::new();
-        self.buf.extend_from_slice(b.format(n).as_bytes());
-        self.buf.extend_from_slice(b"\r\n");
+    /// `prefix` (`*` or `$`), the decimal `n` and CRLF. Lengths below 100, nearly all of
+    /// them, are written as one fixed-size piece, without formatting.
+    fn push_len_line(&mut self, prefix: u8, n: usize) {
+        if n < 10 {
+            self.buf.extend_from_slice(&[prefix, b'0' + n as u8, b'\r', b'\n']);
+        } else if n < 100 {
+            self.buf.extend_from_slice(&[prefix, b'0' + (n / 10) as u8, b'0' + (n % 10) as u8, b'\r', b'\n']);
+        } else {
+            let mut b = itoa::Buffer::new();
+            self.buf.push(prefix);
+            self.buf.extend_from_slice(b.format(n).as_bytes());
+            self.buf.extend_from_slice(b"\r\n");
+        }
     }
 }
 
@@ -338,6 +362,17 @@ mod tests {
         c.command("SET", 0, Some(b"k\r\n"), &[b"k\r\n", b"\x00v"]);
         assert_eq!(c.bytes(), b"*3\r\n$3\r\nSET\r\n$3\r\nk\r\n\r\n$2\r\n\x00v\r\n");
         assert_eq!(c.key_of(&c.info()[0]), b"k\r\n");
+    }
+
+    #[test]
+    fn length_lines_in_every_width() {
+        for len in [0usize, 9, 10, 99, 100, 12345] {
+            let value = vec![b'x'; len];
+            let mut c = Commands::new();
+            c.command("SET", 0, Some(b"k"), &[b"k", &value]);
+            let expected = [format!("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n${len}\r\n").as_bytes(), &value, b"\r\n"].concat();
+            assert_eq!(c.bytes(), expected.as_slice(), "a value of {len} bytes");
+        }
     }
 
     #[test]

@@ -23,6 +23,7 @@ use crate::topology::Topology;
 use crate::WriterError;
 
 mod reroute;
+mod snapshot;
 mod stream;
 mod work;
 
@@ -207,6 +208,8 @@ pub struct Writer {
     replid: Option<ReplId>,
     /// The source database of the last command queued.
     stream_db: u64,
+    /// The senders of the snapshot key being converted: its slot's, and its node's first.
+    key_senders: (usize, usize),
     /// Where the stream's database changed: (offset, new database), oldest first; the
     /// first entry is the database at or before the committed offset.
     db_marks: VecDeque<(u64, u64)>,
@@ -244,6 +247,7 @@ impl Writer {
             target_endpoint: target.clone(),
             replid: None,
             stream_db: 0,
+            key_senders: (0, 0),
             db_marks: VecDeque::from([(0, 0)]),
             topology,
             db_map,
@@ -516,8 +520,9 @@ impl Writer {
             if shard.pending.is_empty() {
                 return Ok(());
             }
-            // The next batch is likely the size of this one: allocate it once.
-            let next = Commands::with_capacity(shard.pending.byte_len(), shard.pending.len() + 1);
+            // The next batch is likely about the size of this one: allocate it once.
+            let (bytes, commands) = (shard.pending.byte_len(), shard.pending.len());
+            let next = Commands::with_capacity(bytes + bytes / 2, commands + commands / 2 + 1);
             (std::mem::replace(&mut shard.pending, next), shard.pending_offset)
         };
         self.limiter.take(commands.len(), commands.byte_len()).await;
@@ -659,6 +664,13 @@ impl Sink for Writer {
 
     fn rdb_event(&mut self, event: &RdbEvent<'_>) -> Result<(), SinkError> {
         let offset = self.offset;
+        if let RdbEvent::Key(key) = event {
+            let slot = replicant_convert::key_slot(key.key);
+            self.key_senders = (self.topology.sender_for(slot), self.topology.head_for(slot));
+        }
+        if self.converts_directly(event) {
+            return self.convert_directly(event, offset).map_err(|e| Box::new(e) as SinkError);
+        }
         let out = self.work.routed(offset);
         let from = out.len();
         self.converter.event(event, out)?;

@@ -12,6 +12,7 @@ use rand::{Rng, SeedableRng};
 use replicant_link::{LinkConfig, LinkError, LinkState, LinkStatus};
 use replicant_net::Endpoint;
 use replicant_pipeline::{Writer, WriterConfig};
+use replicant_rdb::ParserConfig;
 use replicant_testkit::{fill, snapshot, wait_until_same, RedisServer};
 
 struct Sync {
@@ -110,6 +111,33 @@ fn full_sync_and_live_writes_end_equal() {
     let _: () = redis::cmd("DEL").arg("live:s:0").arg("live:s:1").query(&mut conn).unwrap();
     let expected = snapshot(&mut source.conn());
     wait_until_same(&expected, &mut target.conn(), Duration::from_secs(60));
+}
+
+/// No value small enough for RESTORE: every key is rebuilt with commands, several per
+/// key (collections on their node's first sender, strings on their slot's), in four
+/// databases, with 8 senders on a standalone target and 6 on a 3-master cluster.
+#[test]
+fn keys_rebuilt_with_commands_end_equal_on_both_kinds_of_target() {
+    let parser = || ParserConfig::default().raw_value_max(0).batch_items(7).batch_bytes(4096);
+    let source = RedisServer::start();
+    let target = RedisServer::start();
+    fill::fill_everything(&mut source.conn());
+    let mut cfg = WriterConfig::default();
+    cfg.shards = 8;
+    let sync = sync_parsing(&source, Endpoint::tcp("127.0.0.1", target.port()), cfg, parser());
+    sync.wait_streaming();
+    wait_until_same(&snapshot(&mut source.conn()), &mut target.conn(), Duration::from_secs(60));
+    drop(sync);
+
+    let source = RedisServer::start();
+    fill::fill_mixed(&mut source.conn(), 3_000);
+    let cluster = replicant_testkit::RedisCluster::start(3);
+    let mut cfg = WriterConfig::default();
+    cfg.shards = 6;
+    let seed = Endpoint::tcp("127.0.0.1", cluster.nodes[0].port());
+    let sync = sync_parsing(&source, seed, cfg, parser());
+    sync.wait_streaming();
+    wait_cluster_equal(&cluster, &snapshot(&mut source.conn()));
 }
 
 /// A mixed workload on a few hot keys; every command's effect depends on order.
@@ -232,6 +260,11 @@ fn sync_into(source: &RedisServer, target: Endpoint, shards: usize) -> Sync {
 
 /// Runs the link and a writer with settings `cfg` on their own thread.
 fn sync_with(source: &RedisServer, target: Endpoint, cfg: WriterConfig) -> Sync {
+    sync_parsing(source, target, cfg, ParserConfig::default())
+}
+
+/// Like [`sync_with`], with the snapshot parsed under `parser`.
+fn sync_parsing(source: &RedisServer, target: Endpoint, cfg: WriterConfig, parser: ParserConfig) -> Sync {
     let status = Arc::new(LinkStatus::default());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let (src, st) = (source.port(), status.clone());
@@ -241,6 +274,7 @@ fn sync_with(source: &RedisServer, target: Endpoint, cfg: WriterConfig) -> Sync 
             let mut writer = Writer::connect(&target, cfg).await.map_err(|e| format!("{e:#}"))?;
             let mut link = LinkConfig::new(Endpoint::tcp("127.0.0.1", src));
             link.max_attempts = Some(3);
+            link.parser = parser;
             let result = replicant_link::run(link, &mut writer, st, async {
                 let _ = rx.await;
             })

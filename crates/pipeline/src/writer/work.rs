@@ -49,6 +49,11 @@ impl WorkQueue {
         commands
     }
 
+    /// Whether nothing is queued.
+    pub(super) fn is_empty(&self) -> bool {
+        self.sealed.is_empty() && self.open.as_ref().is_none_or(|(c, _)| c.is_empty())
+    }
+
     /// Queues work after everything queued so far.
     pub(super) fn push(&mut self, work: Work) {
         self.seal();
