@@ -7,7 +7,7 @@ REDIS_SERVER ?= $(or $(REPLICANT_REDIS_SERVER),redis-server)
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .DEFAULT_GOAL := build
-.PHONY: build test lint bench bench-check bench-sync bench-stream demo deps
+.PHONY: build test lint bench bench-parse bench-check bench-sync bench-stream demo deps
 
 build:
 	$(CARGO) build --release
@@ -28,7 +28,11 @@ lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-bench: deps
+# Every benchmark in docs/performance.md: the parser, then the full sync and the live stream
+# against redis-cli --pipe and a native replica.
+bench: bench-parse bench-sync bench-stream
+
+bench-parse: deps
 	bash scripts/gen-bench-rdb.sh
 	$(CARGO) bench --bench parse
 
