@@ -26,14 +26,10 @@ now() { date +%s.%N; }
 
 python3 - "$N" > "$WORK/stream.resp" <<'PY'
 import sys
+sys.path.insert(0, "scripts")
+from resp import command as cmd
 n = int(sys.argv[1])
 out = []
-def cmd(*args):
-    parts = [b"*%d\r\n" % len(args)]
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        parts.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    return b"".join(parts)
 value = b"v" * 32
 for i in range(n):
     k = i % 10

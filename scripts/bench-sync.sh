@@ -28,14 +28,9 @@ fill_small() { redis-cli -p "$1" DEBUG POPULATE 2000000 key 32 >/dev/null; }
 
 fill_collections() { # 200 collections of 50k elements, 50 of each type
   python3 - "$1" <<'PY'
-import socket, sys
-port = int(sys.argv[1])
-def cmd(*args):
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    return b"".join(out)
+import sys
+sys.path.insert(0, "scripts")
+from resp import command as cmd
 buf = []
 for c in range(200):
     kind = c % 4

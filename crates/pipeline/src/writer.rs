@@ -178,6 +178,29 @@ struct Shard {
     floor: u64,
 }
 
+impl Shard {
+    /// Readies the pending batch for commands of database `db`: records the dispatched
+    /// offset as its floor if it is empty, and selects `db` first unless the connection
+    /// will be in it already (or the target is a cluster, which has database 0 only).
+    fn prepare(&mut self, db: u64, cluster: bool, dispatched: u64) {
+        if self.pending.is_empty() {
+            self.floor = dispatched;
+        }
+        if !cluster && self.db != Some(db) {
+            self.pending.begin_keyless("SELECT", 2, db).uint(db);
+            self.db = Some(db);
+        }
+    }
+}
+
+/// Why a key of database `db` cannot be written to a cluster target.
+fn not_in_cluster(db: u64) -> WriterError {
+    WriterError::Cluster {
+        what: format!("a key of database {db}"),
+        why: "a cluster has database 0 only; write every database into it with /0 in the target URL",
+    }
+}
+
 /// Writes a source's snapshot and stream to a target through sharded senders.
 pub struct Writer {
     cfg: WriterConfig,
@@ -492,23 +515,14 @@ impl Writer {
     ) -> Result<(), WriterError> {
         let cluster = self.topology.is_cluster();
         if cluster && info.db != 0 {
-            return Err(WriterError::Cluster {
-                what: format!("a key of database {}", info.db),
-                why: "a cluster has database 0 only; write every database into it with /0 in the target URL",
-            });
+            return Err(not_in_cluster(info.db));
         }
         let (streaming, dispatched) = (self.streaming, self.dispatched);
         let Some(shard) = self.shards.get_mut(i) else { return Err(WriterError::Stopped) };
         if streaming && shard.skip_through.is_some_and(|through| offset <= through) {
             return Ok(());
         }
-        if shard.pending.is_empty() {
-            shard.floor = dispatched;
-        }
-        if !cluster && shard.db != Some(info.db) {
-            shard.pending.begin_keyless("SELECT", 2, info.db).uint(info.db);
-            shard.db = Some(info.db);
-        }
+        shard.prepare(info.db, cluster, dispatched);
         shard.pending.push_encoded(info, key, bytes);
         shard.pending_offset = offset;
         Ok(())

@@ -28,23 +28,14 @@ impl Writer {
         let cluster = self.topology.is_cluster();
         let dispatched = self.dispatched;
         let Some(shard) = self.shards.get_mut(i) else { return Err(WriterError::Stopped) };
-        if shard.pending.is_empty() {
-            shard.floor = dispatched;
-        }
-        if !cluster && shard.db != Some(db) {
-            shard.pending.begin_keyless("SELECT", 2, db).uint(db);
-            shard.db = Some(db);
-        }
+        shard.prepare(db, cluster, dispatched);
         let from = shard.pending.len();
         self.converter.event(event, &mut shard.pending)?;
         if shard.pending.len() == from {
             return Ok(());
         }
         if cluster && db != 0 {
-            return Err(WriterError::Cluster {
-                what: format!("a key of database {db}"),
-                why: "a cluster has database 0 only; write every database into it with /0 in the target URL",
-            });
+            return Err(super::not_in_cluster(db));
         }
         shard.pending.stamp_from(from, offset);
         shard.pending_offset = offset;
