@@ -54,7 +54,10 @@ impl Plan {
             .batch_items(p.batch_items)
             .batch_bytes(p.batch_bytes)
             .raw_value_max(p.raw_value_max)
-            .max_buffered(p.max_buffered);
+            .max_buffered(p.max_buffered)
+            // The writer's converter takes a small string whole with its key (one event
+            // instead of three).
+            .inline_strings(true);
         if mode == Mode::Restore {
             parser = parser.raw_value_max(p.max_buffered).decode_raw_values(false);
         }

@@ -170,7 +170,14 @@ impl Converter {
             }
             Event::ModuleAux { .. } => self.stats.module_aux_skipped += 1,
             Event::EmptyKeySkipped { .. } => self.stats.empty_skipped += 1,
-            Event::Key(ref key) => self.key_start(key, out)?,
+            Event::Key(ref key) => {
+                self.key_start(key, out)?;
+                if let Some(value) = key.value {
+                    // The whole string came with its key: nothing else follows for it.
+                    self.value(&Value::String(value), out)?;
+                    self.key_end(out);
+                }
+            }
             Event::Value(ref value) => self.value(value, out)?,
             Event::KeyEnd { .. } => self.key_end(out),
             _ => {}

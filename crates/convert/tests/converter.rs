@@ -179,3 +179,32 @@ fn commands_rebuilding_a_collection_are_marked_bulk_and_strings_are_not() {
     let marks: Vec<(&str, bool)> = out.info().iter().map(|i| (i.name, i.bulk)).collect();
     assert_eq!(marks, [("SELECT", false), ("DEL", true), ("SADD", true), ("SET", false), ("PEXPIREAT", false)]);
 }
+
+/// A parser handing small strings out with their key (`inline_strings`) gives the same
+/// commands as one handing out the key, the value and its end: in every mode, with and
+/// without expiry, for expired keys, LRU data, several databases and a pre-6.2 target.
+#[test]
+fn inline_strings_convert_like_strings_in_three_events() {
+    let body = [
+        &[0xfe, 0x00][..],
+        &string_key("a", "1", Some(1_900_000_000_000)),
+        &string_key("old", "v", Some(1_000)),
+        &[0xf8, 0x05],
+        &string_key("idle", "v", None),
+        &[0xfe, 0x03],
+        &string_key("c", "three", None),
+        SET_KEY,
+    ]
+    .concat();
+    let data = rdb(&body);
+    let modes = [Mode::Auto, Mode::Commands, Mode::Restore];
+    for (mode, target) in
+        modes.into_iter().flat_map(|m| [(m, TargetProfile::latest()), (m, TargetProfile::redis(6, 0))])
+    {
+        let cfg = ConvertConfig::default().mode(mode).target(target).now_ms(Some(2_000));
+        let three = convert_with(ParserConfig::default(), &data, cfg.clone());
+        let inline = convert_with(ParserConfig::default().inline_strings(true), &data, cfg);
+        assert_eq!(inline, three, "{mode:?} into {target:?}");
+        assert!(three.iter().any(|c| c.starts_with("SET c three") || c.starts_with("RESTORE c")), "{three:?}");
+    }
+}

@@ -260,7 +260,7 @@ fn sync_into(source: &RedisServer, target: Endpoint, shards: usize) -> Sync {
 
 /// Runs the link and a writer with settings `cfg` on their own thread.
 fn sync_with(source: &RedisServer, target: Endpoint, cfg: WriterConfig) -> Sync {
-    sync_parsing(source, target, cfg, ParserConfig::default())
+    sync_parsing(source, target, cfg, ParserConfig::default().inline_strings(true))
 }
 
 /// Like [`sync_with`], with the snapshot parsed under `parser`.

@@ -25,6 +25,10 @@ pub struct ParserConfig {
     /// no `Value` pieces and no `KeyEnd` follow it (the value is still read and
     /// validated). For consumers that only need raw values. Default true.
     pub decode_raw_values: bool,
+    /// When true, a string key whose whole value is one piece and is handed out raw comes
+    /// as one event: its [`crate::Key::value`] holds the decoded value, and no `Value`
+    /// piece and no `KeyEnd` follow. Saves two events per small string. Default false.
+    pub inline_strings: bool,
 }
 
 impl Default for ParserConfig {
@@ -35,6 +39,7 @@ impl Default for ParserConfig {
             raw_value_max: 512 << 10,
             max_buffered: 512 << 20,
             decode_raw_values: true,
+            inline_strings: false,
         }
     }
 }
@@ -61,6 +66,12 @@ impl ParserConfig {
     /// Sets [`ParserConfig::decode_raw_values`].
     pub fn decode_raw_values(mut self, decode: bool) -> Self {
         self.decode_raw_values = decode;
+        self
+    }
+
+    /// Sets [`ParserConfig::inline_strings`].
+    pub fn inline_strings(mut self, inline: bool) -> Self {
+        self.inline_strings = inline;
         self
     }
 

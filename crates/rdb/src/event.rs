@@ -104,6 +104,9 @@ pub struct Key<'a> {
     pub meta_classes: u64,
     /// The value's encoded bytes, when they are at most `raw_value_max` long.
     pub raw: Option<RawValue<'a>>,
+    /// A string's whole decoded value, with [`crate::ParserConfig::inline_strings`] when
+    /// it is one piece and raw: then no `Value` and no `KeyEnd` event follow this key.
+    pub value: Option<&'a [u8]>,
     /// Offset of the key's type byte in the stream.
     pub offset: u64,
 }

@@ -26,6 +26,11 @@ fn configs() -> Vec<(&'static str, ParserConfig)> {
         ("small batches", ParserConfig::default().batch_items(3).batch_bytes(64)),
         ("one item per batch, no raw", ParserConfig::default().batch_items(1).batch_bytes(1).raw_value_max(0)),
         ("small raw", ParserConfig::default().batch_items(7).batch_bytes(1000).raw_value_max(100)),
+        ("inline strings", ParserConfig::default().inline_strings(true)),
+        (
+            "inline strings, small pieces",
+            ParserConfig::default().inline_strings(true).batch_bytes(16).raw_value_max(64),
+        ),
     ]
 }
 
@@ -263,4 +268,26 @@ fn strings_in_every_encoding_agree_on_both_paths() {
         assert_eq!(whole.key("lzf-padded").string(), padded, "{label}");
         assert_eq!(whole.key("lzf-pattern").string(), pattern, "{label}");
     }
+}
+
+/// With `inline_strings`, a string that is one piece and raw comes with its key (the same
+/// whether read whole or a byte at a time); a longer one still comes in pieces.
+#[test]
+fn inline_strings_come_with_their_key() {
+    let long = vec![b'x'; 100];
+    let mut w = RdbWriter::new(10);
+    w.select_db(0).string_key(b"short", b"hello").string_key(b"long", &long);
+    w.byte(0).string(b"int16").raw(&[0xc1, 0x39, 0x30]);
+    let data = w.finish();
+    let cfg = ParserConfig::default().inline_strings(true).batch_bytes(64);
+    let whole = events(&data, cfg.clone(), || usize::MAX).unwrap();
+    assert_eq!(whole, events(&data, cfg, || 1).unwrap());
+    let keys: Vec<&String> = whole.iter().filter(|e| e.starts_with("Key(")).collect();
+    assert_eq!(keys.len(), 3);
+    assert!(keys[0].contains("value: Some([104, 101, 108, 108, 111])"), "{}", keys[0]);
+    assert!(keys[1].contains("value: None"), "{}: 100 bytes are two pieces of 64", keys[1]);
+    assert!(keys[2].contains("value: Some([49, 50, 51, 52, 53])"), "{}", keys[2]);
+    // Two pieces and one KeyEnd, for the long string only.
+    assert_eq!(whole.iter().filter(|e| e.starts_with("Value(")).count(), 2);
+    assert_eq!(whole.iter().filter(|e| e.starts_with("KeyEnd")).count(), 1);
 }

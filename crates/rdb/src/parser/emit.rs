@@ -20,7 +20,7 @@ impl Parser {
             }
             Ready::Function(code) => Event::Function { code: arena.bytes(code) },
             Ready::ModuleAux { module, when, raw } => Event::ModuleAux { module, when, raw: arena.bytes(raw) },
-            Ready::Key(k) => Event::Key(self.key_event(k, arena)),
+            Ready::Key(k, inline) => Event::Key(self.key_event(k, inline, arena)),
             Ready::Empty(k) => {
                 Event::EmptyKeySkipped { db: k.db, key: arena.bytes(k.key), encoding: k.enc, offset: k.offset }
             }
@@ -31,7 +31,7 @@ impl Parser {
         }
     }
 
-    pub(super) fn key_event<'a>(&self, k: KeyCtx, arena: Arena<'a>) -> Key<'a> {
+    pub(super) fn key_event<'a>(&self, k: KeyCtx, inline: Option<Slot>, arena: Arena<'a>) -> Key<'a> {
         let raw = (k.raw_ok && k.done).then(|| RawValue {
             type_byte: k.type_byte,
             value: arena.bytes(Slot::Input { start: k.value_start, len: (k.value_end - k.value_start) as usize }),
@@ -47,6 +47,7 @@ impl Parser {
             freq: k.prefix.freq,
             meta_classes: k.prefix.meta,
             raw,
+            value: inline.map(|slot| arena.bytes(slot)),
             offset: k.offset,
         }
     }

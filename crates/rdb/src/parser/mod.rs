@@ -145,14 +145,26 @@ enum Out {
 #[derive(Debug, Clone, Copy)]
 enum Ready {
     Header(Format),
-    Aux { key: Slot, value: Slot },
+    Aux {
+        key: Slot,
+        value: Slot,
+    },
     SelectDb(u64),
     ResizeDb(u64, u64),
     SlotInfo(u64, u64, u64),
-    SlotImport { job: Slot, start: usize, end: usize },
+    SlotImport {
+        job: Slot,
+        start: usize,
+        end: usize,
+    },
     Function(Slot),
-    ModuleAux { module: ModuleId, when: u64, raw: Slot },
-    Key(KeyCtx),
+    ModuleAux {
+        module: ModuleId,
+        when: u64,
+        raw: Slot,
+    },
+    /// A key, with its whole string value when that comes inline.
+    Key(KeyCtx, Option<Slot>),
     Empty(KeyCtx),
     Out(Out),
     End(Checksum),
@@ -309,13 +321,34 @@ impl Parser {
             if key.done && key.raw_ok && !self.cfg.decode_raw_values {
                 self.finish_key();
             }
-            return Some(Ready::Key(key));
+            let inline = self.inline_string(&key);
+            if inline.is_some() {
+                self.finish_key();
+            }
+            return Some(Ready::Key(key, inline));
         }
         let out = self.queue.pop_front()?;
         if let Out::KeyEnd(_) = out {
             self.finish_key();
         }
         Some(Ready::Out(out))
+    }
+
+    /// With `inline_strings`, the one piece of a complete raw string, which then comes
+    /// with its key. Decided when the key is handed out, from what is queued, so the same
+    /// whether the value was read on the fast path or by the string decoder.
+    fn inline_string(&self, key: &KeyCtx) -> Option<Slot> {
+        if !self.cfg.inline_strings || key.enc != Encoding::String || !key.done || !key.raw_ok {
+            return None;
+        }
+        match (self.queue.front(), self.queue.get(1), self.queue.len()) {
+            (Some(Out::Chunk { kind: ItemKind::StringPiece, start, end }), Some(Out::KeyEnd(_)), 2)
+                if *end == *start + 1 =>
+            {
+                self.slots.get(*start).copied()
+            }
+            _ => None,
+        }
     }
 
     fn finish_key(&mut self) {

@@ -140,7 +140,7 @@ fn fold(dump: &mut Dump, open: &mut Option<Entry>, event: &Event<'_>) {
         Event::ModuleAux { module, when, raw } => dump.module_aux.push(ModuleAux { module, when, raw: raw.to_vec() }),
         Event::Key(k) => {
             assert!(open.is_none(), "Key while another key is open");
-            *open = Some(Entry {
+            let entry = Entry {
                 db: k.db,
                 key: k.key.to_vec(),
                 encoding: k.encoding,
@@ -152,7 +152,15 @@ fn fold(dump: &mut Dump, open: &mut Option<Entry>, event: &Event<'_>) {
                 offset: k.offset,
                 end: 0,
                 value: Val::Pending,
-            });
+            };
+            match k.value {
+                // An inline string: the key is complete, nothing follows for it.
+                Some(value) => {
+                    let raw = k.raw.expect("an inline string is also raw");
+                    dump.keys.push(Entry { end: raw.end, value: Val::String(value.to_vec()), ..entry });
+                }
+                None => *open = Some(entry),
+            }
         }
         Event::Value(v) => {
             let entry = open.as_mut().expect("Value outside a key");
