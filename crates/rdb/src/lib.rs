@@ -5,7 +5,8 @@
 //!
 //! - [`Parser`] takes bytes in chunks of any size and hands out one [`Event`] at a time:
 //!   aux fields, database selection, functions, module data, and for each key a
-//!   [`Key`], its value in batches ([`Value`]), and [`Event::KeyEnd`]; finally
+//!   [`Key`], its value in batches ([`Value`]), and [`Event::KeyEnd`] (or, with
+//!   [`ParserConfig::inline_strings`], a small string whole in [`Key::value`]); finally
 //!   [`Event::End`] with the checksum result.
 //! - Events borrow the caller's input (zero-copy) and the parser's scratch arena.
 //!   Memory is bounded by [`ParserConfig`]: big collections come out in batches and big
