@@ -291,3 +291,34 @@ fn inline_strings_come_with_their_key() {
     assert_eq!(whole.iter().filter(|e| e.starts_with("Value(")).count(), 2);
     assert_eq!(whole.iter().filter(|e| e.starts_with("KeyEnd")).count(), 1);
 }
+
+/// Plain collections are read several elements per step, up to the room left in the open
+/// batch (items and bytes): the batches are those of one element per step, whole, byte
+/// by byte or in random chunks, under item and byte limits that fall mid-step, with a
+/// corrupt element at the end failing at the same point after the same events.
+#[test]
+fn plain_collections_batch_the_same_however_many_elements_a_step_reads() {
+    let members: Vec<String> = (0..1000).map(|i| format!("member-{}", "x".repeat(i % 37))).collect();
+    let fields: Vec<(Vec<u8>, Vec<u8>)> =
+        (0..300).map(|i| (format!("f{i}").into_bytes(), "v".repeat(i % 50).into_bytes())).collect();
+    let field_refs: Vec<(&[u8], &[u8])> = fields.iter().map(|(f, v)| (f.as_slice(), v.as_slice())).collect();
+    let mut w = RdbWriter::new(10);
+    w.select_db(0).set_key(b"set", &members).hash_key(b"hash", &field_refs);
+    let good = w.finish();
+    // The same set, its last member claiming more bytes than the limit allows.
+    let mut w = RdbWriter::new(10);
+    w.select_db(0).byte(2).string(b"set").len(3).string(b"a").string(b"b").len32(1 << 30);
+    let bad = w.finish_unchecked();
+    for cfg in [
+        ParserConfig::default().batch_items(7).batch_bytes(50),
+        ParserConfig::default().batch_items(100).batch_bytes(300).raw_value_max(1000),
+        ParserConfig::default().batch_items(1000).batch_bytes(1 << 20).raw_value_max(0).max_buffered(1 << 20),
+    ] {
+        let whole = events(&good, cfg.clone(), || usize::MAX).unwrap();
+        assert_eq!(whole, events(&good, cfg.clone(), || 1).unwrap(), "{cfg:?}: byte by byte");
+        assert_eq!(whole, events(&good, cfg.clone(), random_chunks(9, 700)).unwrap(), "{cfg:?}: chunks");
+        let failed = run(&bad, cfg.clone(), || usize::MAX);
+        assert!(failed.result.is_err(), "{cfg:?}");
+        assert_eq!(failed, run(&bad, cfg.clone(), || 1), "{cfg:?}: the corrupt member, byte by byte");
+    }
+}

@@ -374,6 +374,7 @@ impl Parser {
             limit: self.cfg.max_buffered,
             piece: self.cfg.batch_bytes,
             room: self.cfg.batch_items.saturating_sub(self.open.map_or(0, |o| o.items)).max(1),
+            bytes_room: self.cfg.batch_bytes.saturating_sub(self.open.map_or(0, |o| o.bytes)).max(1),
         };
         let step = match self.value.step(&mut cx) {
             Ok(step) => step,
@@ -447,8 +448,12 @@ impl Parser {
                 let big = extent > limit
                     || (key.enc.kind() != Kind::Module && (scratch > scratch_cap || slots as u64 > limit));
                 key.raw_ok = !big;
-            } else if key.done && key.value_end - key.value_start > limit {
-                key.raw_ok = false;
+            } else if key.done && key.raw_ok {
+                // The same tests as while reading: a value read in one step must come out
+                // as it would have read in several.
+                let big = key.value_end - key.value_start > limit
+                    || (key.enc.kind() != Kind::Module && (scratch > scratch_cap || slots as u64 > limit));
+                key.raw_ok = !big;
             }
         }
     }

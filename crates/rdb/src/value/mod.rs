@@ -32,6 +32,8 @@ pub(crate) struct Cx<'a, 's> {
     pub(crate) piece: usize,
     /// How many more items the open batch takes (at least 1).
     pub(crate) room: usize,
+    /// How many more bytes the open batch takes before it closes (at least 1).
+    pub(crate) bytes_room: usize,
 }
 
 impl Cx<'_, '_> {

@@ -75,9 +75,32 @@ impl SeqState {
                 return Ok(Step::Progress);
             }
         };
-        let kind = self.element(cx)?;
-        self.left = Some(left - 1);
-        Ok(if left == 1 { Step::Last(kind, 1) } else { Step::Items(kind, 1) })
+        // As many elements as the open batch takes and the input holds. An element that
+        // cannot be read after the first is left for the next step, which then reports
+        // it, so the events are those of one element per step.
+        let (start, scratch_start) = (cx.cur.pos(), cx.scratch.len());
+        let mut kind = self.element(cx)?;
+        let mut n = 1;
+        while (n as u64) < left && n < cx.room {
+            let used = cx.cur.pos() - start + cx.scratch.len().saturating_sub(scratch_start);
+            if used >= cx.bytes_room {
+                break;
+            }
+            let mark = (cx.cur.pos(), cx.slots.len(), cx.scratch.len());
+            match self.element(cx) {
+                Ok(k) => kind = k,
+                Err(_) => {
+                    cx.cur.set_pos(mark.0);
+                    cx.slots.truncate(mark.1);
+                    cx.scratch.truncate(mark.2);
+                    break;
+                }
+            }
+            n += 1;
+        }
+        let left = left - n as u64;
+        self.left = Some(left);
+        Ok(if left == 0 { Step::Last(kind, n) } else { Step::Items(kind, n) })
     }
 
     fn element(&self, cx: &mut Cx<'_, '_>) -> Res<ItemKind> {
