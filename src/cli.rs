@@ -48,40 +48,14 @@ pub(crate) struct SyncArgs {
     /// every key goes into that database.
     #[arg(long)]
     pub(crate) target: String,
-    /// Senders, each with its own connection to the target; keys are spread over them by
-    /// hash slot, so each key's writes stay in order.
-    #[arg(long, default_value_t = 8)]
-    pub(crate) shards: usize,
     /// Exit 0 as soon as the snapshot is fully applied on the target.
     #[arg(long)]
     pub(crate) once: bool,
-    /// RESTORE payloads or commands, per key.
-    #[arg(long, value_enum, default_value_t = ModeArg::Auto)]
-    pub(crate) mode: ModeArg,
-    /// Commands in flight per connection, at most.
-    #[arg(long, default_value_t = 1024)]
-    pub(crate) window: usize,
     /// Forward PUBLISH from the master's stream.
     #[arg(long)]
     pub(crate) forward_publish: bool,
-    /// Commands per second sent to the target, at most (protects a production target).
-    #[arg(long)]
-    pub(crate) max_ops: Option<u64>,
-    /// Bytes per second sent to the target, at most.
-    #[arg(long)]
-    pub(crate) max_bytes: Option<u64>,
-    /// What to do when the target already holds keys: refuse, merge (write over them) or
-    /// replace (empty the target first).
-    #[arg(long, value_enum, default_value_t = ExistingArg::Refuse)]
-    pub(crate) existing_data: ExistingArg,
-    /// Error replies tolerated (logged and counted) instead of stopping, by first word,
-    /// e.g. `--skip-errors BUSYKEY`. Repeatable.
-    #[arg(long, value_name = "WORD")]
-    pub(crate) skip_errors: Vec<String>,
-    /// Never two writes to one key in flight: on a target error, no later write to that key
-    /// was sent. Slower for hot keys.
-    #[arg(long)]
-    pub(crate) strict_key_order: bool,
+    #[command(flatten)]
+    pub(crate) writer: WriterArgs,
     /// Take a new full sync when the master cannot continue the stream (default: stop).
     #[arg(long)]
     pub(crate) accept_full_resync: bool,
@@ -112,13 +86,48 @@ pub(crate) struct SyncArgs {
     pub(crate) parser: ParserArgs,
 }
 
+/// How keys are written to the target; shared by `sync` and `rdb restore`, which run the
+/// same writer.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct WriterArgs {
+    /// Senders, each with its own connection to the target; keys are spread over them by
+    /// hash slot, so each key's writes stay in order.
+    #[arg(long, default_value_t = 8)]
+    pub(crate) shards: usize,
+    /// RESTORE payloads or commands, per key.
+    #[arg(long, value_enum, default_value_t = ModeArg::Auto)]
+    pub(crate) mode: ModeArg,
+    /// Commands in flight per connection, at most.
+    #[arg(long, default_value_t = 1024)]
+    pub(crate) window: usize,
+    /// Commands per second sent to the target, at most (protects a production target).
+    #[arg(long)]
+    pub(crate) max_ops: Option<u64>,
+    /// Bytes per second sent to the target, at most.
+    #[arg(long)]
+    pub(crate) max_bytes: Option<u64>,
+    /// What to do when the target already holds keys: refuse, merge (write over them) or
+    /// replace (empty the target first).
+    #[arg(long, value_enum, default_value_t = ExistingArg::Refuse)]
+    pub(crate) existing_data: ExistingArg,
+    /// Error replies tolerated (logged and counted) instead of stopping, by first word,
+    /// e.g. `--skip-errors BUSYKEY`. Repeatable.
+    #[arg(long, value_name = "WORD")]
+    pub(crate) skip_errors: Vec<String>,
+    /// Never two writes to one key in flight: on a target error, no later write to that key
+    /// was sent. Slower for hot keys.
+    #[arg(long)]
+    pub(crate) strict_key_order: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum RdbCommand {
     /// Print an RDB as commands (`| redis-cli --pipe` rebuilds it) or as JSON lines.
     Dump(DumpArgs),
     /// Validate an RDB's structure and checksum and print a summary; exits 1 on error.
     Check(CheckArgs),
-    /// Load an RDB into a target server, pipelined.
+    /// Load an RDB into a target (a server or a Redis Cluster) through the same sharded,
+    /// pipelined writer as `sync`.
     Restore(RestoreArgs),
 }
 
@@ -206,17 +215,17 @@ pub(crate) struct RestoreArgs {
     /// RDB file, or `-` for standard input.
     pub(crate) file: String,
     /// Target: `redis://[user:pass@]host:port[/db]`. With `/db`, every key goes into
-    /// that database; without it, each key keeps its own.
+    /// that database; without it, each key keeps its own. A Redis Cluster node URL writes
+    /// to the whole cluster.
     #[arg(long)]
     pub(crate) target: String,
-    /// RESTORE payloads or commands, per key.
-    #[arg(long, value_enum, default_value_t = ModeArg::Auto)]
-    pub(crate) mode: ModeArg,
+    #[command(flatten)]
+    pub(crate) writer: WriterArgs,
+    /// Progress bar: auto (on a terminal), always, never.
+    #[arg(long, value_enum, default_value_t = ProgressArg::Auto)]
+    pub(crate) progress: ProgressArg,
     #[command(flatten)]
     pub(crate) tls: TlsArgs,
-    /// Commands in flight (sent, not yet answered) at most.
-    #[arg(long, default_value_t = 4096)]
-    pub(crate) window: usize,
     #[command(flatten)]
     pub(crate) parser: ParserArgs,
 }

@@ -1,13 +1,15 @@
-//! `replicant sync` and `replicant run`: both build a configuration (from flags, or from a
-//! TOML file), validate it, and hand it to the daemon.
+//! `replicant sync`, `replicant run` and `replicant rdb restore`: each builds a
+//! configuration (from flags, or from a TOML file), validates it, and hands it to the
+//! daemon. A restore is a run whose source is an RDB file.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use replicant_config::{Config, ExistingData, FullResync, Mode, Progress, Tls};
 
-use crate::cli::{ExistingArg, ModeArg, ProgressArg, SyncArgs, TlsArgs};
+use crate::cli::{ExistingArg, ModeArg, ParserArgs, ProgressArg, RestoreArgs, SyncArgs, TlsArgs, WriterArgs};
 use crate::daemon::{self, Plan};
 
 /// `replicant sync`: the flags as a configuration.
@@ -29,40 +31,66 @@ fn config_from_args(args: &SyncArgs) -> anyhow::Result<Config> {
     c.source.url.clone_from(&args.source);
     c.target.url = Some(args.target.clone());
     apply_tls(&mut c, &args.tls)?;
-    c.target.existing_data = match args.existing_data {
-        ExistingArg::Refuse => ExistingData::Refuse,
-        ExistingArg::Merge => ExistingData::Merge,
-        ExistingArg::Replace => ExistingData::Replace,
-    };
+    apply_writer(&mut c, &args.writer);
+    apply_parser(&mut c, &args.parser);
     c.sync.once = args.once;
     c.sync.full_resync = if args.accept_full_resync { FullResync::Accept } else { FullResync::Stop };
-    c.sync.mode = match args.mode {
-        ModeArg::Auto => Mode::Auto,
-        ModeArg::Restore => Mode::Restore,
-        ModeArg::Commands => Mode::Commands,
-    };
     c.sync.forward_publish = args.forward_publish;
-    c.writer.shards = args.shards;
-    c.writer.window = args.window;
-    c.writer.max_ops = args.max_ops.unwrap_or(0);
-    c.writer.max_bytes = args.max_bytes.unwrap_or(0);
-    c.writer.skip_errors.clone_from(&args.skip_errors);
-    c.writer.strict_key_order = args.strict_key_order;
-    c.parser.batch_items = args.parser.batch_items;
-    c.parser.batch_bytes = args.parser.batch_bytes;
-    c.parser.raw_value_max = args.parser.raw_value_max;
-    c.parser.max_buffered = args.parser.max_buffered;
     c.admin.listen = args.admin.as_deref().map(|a| parse_addr("--admin", a)).transpose()?;
     c.admin.password.clone_from(&args.admin_password);
     c.metrics.listen = args.metrics.as_deref().map(|a| parse_addr("--metrics", a)).transpose()?;
     c.state.dir.clone_from(&args.state_dir);
     c.state.exactly_once = !args.at_least_once;
-    c.log.progress = match args.progress {
+    c.log.progress = progress(args.progress);
+    Ok(c)
+}
+
+/// `replicant rdb restore`: the file as the source of a daemon run that ends once it is
+/// applied, on the same writer as `sync`.
+pub(crate) fn restore(args: &RestoreArgs) -> anyhow::Result<ExitCode> {
+    let mut c = Config::default();
+    c.source.rdb_file = Some(PathBuf::from(&args.file));
+    c.target.url = Some(args.target.clone());
+    apply_tls(&mut c, &args.tls)?;
+    apply_writer(&mut c, &args.writer);
+    apply_parser(&mut c, &args.parser);
+    c.log.progress = progress(args.progress);
+    start(c)
+}
+
+/// The writer flags `sync` and `rdb restore` share.
+fn apply_writer(c: &mut Config, w: &WriterArgs) {
+    c.target.existing_data = match w.existing_data {
+        ExistingArg::Refuse => ExistingData::Refuse,
+        ExistingArg::Merge => ExistingData::Merge,
+        ExistingArg::Replace => ExistingData::Replace,
+    };
+    c.sync.mode = match w.mode {
+        ModeArg::Auto => Mode::Auto,
+        ModeArg::Restore => Mode::Restore,
+        ModeArg::Commands => Mode::Commands,
+    };
+    c.writer.shards = w.shards;
+    c.writer.window = w.window;
+    c.writer.max_ops = w.max_ops.unwrap_or(0);
+    c.writer.max_bytes = w.max_bytes.unwrap_or(0);
+    c.writer.skip_errors.clone_from(&w.skip_errors);
+    c.writer.strict_key_order = w.strict_key_order;
+}
+
+fn apply_parser(c: &mut Config, p: &ParserArgs) {
+    c.parser.batch_items = p.batch_items;
+    c.parser.batch_bytes = p.batch_bytes;
+    c.parser.raw_value_max = p.raw_value_max;
+    c.parser.max_buffered = p.max_buffered;
+}
+
+fn progress(arg: ProgressArg) -> Progress {
+    match arg {
         ProgressArg::Auto => Progress::Auto,
         ProgressArg::Always => Progress::Always,
         ProgressArg::Never => Progress::Never,
-    };
-    Ok(c)
+    }
 }
 
 /// TLS flags apply to whichever end is `rediss://`.

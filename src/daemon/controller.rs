@@ -6,13 +6,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use replicant_admin::{Control, InfoSection};
-use replicant_net::Endpoint;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::checkpoint::StateDir;
 use super::job::{self, JobSpec};
-use super::plan::Plan;
+use super::plan::{Plan, Source};
 use super::report;
 use super::status::JobStatus;
 
@@ -64,16 +63,17 @@ impl Controller {
         self.shown.lock().map(|s| s.1).unwrap_or(false)
     }
 
-    /// Stops any job, then follows `master`.
-    pub(crate) async fn start(&self, master: Endpoint) {
+    /// Stops any job, then starts one from `source`.
+    pub(crate) async fn start(&self, source: Source) {
         let mut running = self.running.lock().await;
         stop(running.take()).await;
-        let status = Arc::new(JobStatus::new(&master.host, master.port));
+        let (host, port) = source.label();
+        let status = Arc::new(JobStatus::new(&host, port));
         if let Ok(mut shown) = self.shown.lock() {
             *shown = (Some(status.clone()), true);
         }
         let (stop_tx, stop_rx) = watch::channel(false);
-        let spec = JobSpec { plan: self.plan.clone(), master, state: self.state.clone() };
+        let spec = JobSpec { plan: self.plan.clone(), source, state: self.state.clone() };
         let events = self.events.clone();
         let task = tokio::spawn(async move {
             let result = job::run(spec, status, stop_rx).await;
@@ -115,7 +115,7 @@ impl Control for Controller {
         }
         tracing::info!(host, port, "REPLICAOF: following a new master.");
         let master = self.plan.master_at(host, port);
-        self.runtime.block_on(self.start(master));
+        self.runtime.block_on(self.start(Source::Master(master)));
         Ok("OK".into())
     }
 

@@ -1,27 +1,33 @@
 //! One migration job: from a master into the target until stopped. Reads the checkpoint,
 //! runs the prechecks, resumes with `PSYNC` where the checkpoint allows, keeps the
 //! checkpoint current while the target acknowledges, and on the way out drains the
-//! writer and stores a final checkpoint.
+//! writer and stores a final checkpoint. A job whose source is an RDB file runs the same
+//! writer and prechecks, loads the file as a full sync and ends.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use replicant_link::{LinkConfig, Sink as _};
+use replicant_link::{LinkConfig, RdbFile, Sink as _};
 use replicant_net::Endpoint;
 use replicant_pipeline::{Writer, WriterProgress};
 use replicant_repl::ResumePoint;
+use tokio::io::AsyncRead;
 use tokio::sync::watch;
 
 use super::checkpoint::{Checkpoint, StateDir};
-use super::plan::Plan;
+use super::plan::{Plan, Source};
 use super::precheck::{self, Situation};
 use super::status::{JobStatus, Stage};
+
+/// Bytes read from an RDB file at a time.
+const FILE_READ_SIZE: usize = 256 << 10;
 
 /// What a job needs.
 pub(crate) struct JobSpec {
     pub(crate) plan: Arc<Plan>,
-    pub(crate) master: Endpoint,
+    pub(crate) source: Source,
     pub(crate) state: Option<Arc<StateDir>>,
 }
 
@@ -37,15 +43,46 @@ pub(crate) async fn run(spec: JobSpec, status: Arc<JobStatus>, stop: watch::Rece
     result
 }
 
-async fn follow(spec: &JobSpec, status: &Arc<JobStatus>, mut stop: watch::Receiver<bool>) -> anyhow::Result<()> {
-    let plan = &spec.plan;
-    let (source, target) = (spec.master.addr(), plan.target.addr());
-    let (resume, partial_snapshot) = read_checkpoint(spec.state.as_deref(), &source, &target)?;
-    let mut writer = Writer::connect(&plan.target, plan.writer.clone()).await.context("cannot set up the target")?;
-    let progress = writer.progress();
-    let _ = status.writer.set(progress.clone());
-    let situation = Situation { resuming: resume.is_some(), partial_snapshot, cluster: writer.is_cluster() };
+async fn follow(spec: &JobSpec, status: &Arc<JobStatus>, stop: watch::Receiver<bool>) -> anyhow::Result<()> {
+    match &spec.source {
+        Source::Master(master) => follow_master(spec, master, status, stop).await,
+        Source::RdbFile(path) => load_file(spec, path, status, stop).await,
+    }
+}
+
+/// Connects the writer to the target and runs the prechecks.
+async fn connect_writer(
+    plan: &Plan,
+    status: &JobStatus,
+    resuming: bool,
+    partial_snapshot: bool,
+) -> anyhow::Result<Writer> {
+    let writer = Writer::connect(&plan.target, plan.writer.clone()).await.context("cannot set up the target")?;
+    let _ = status.writer.set(writer.progress());
+    let situation = Situation { resuming, partial_snapshot, cluster: writer.is_cluster() };
     precheck::run(&writer.nodes(), plan.target.db, plan.existing_data, &situation).await?;
+    Ok(writer)
+}
+
+async fn follow_master(
+    spec: &JobSpec,
+    master: &Endpoint,
+    status: &Arc<JobStatus>,
+    mut stop: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let plan = &spec.plan;
+    let (source, target) = (master.addr(), plan.target.addr());
+    let (resume, partial_snapshot) = read_checkpoint(spec.state.as_deref(), &source, &target)?;
+    let mut writer = connect_writer(plan, status, resume.is_some(), partial_snapshot).await?;
+    let progress = writer.progress();
+    if resume.is_none() {
+        let (master, status) = (master.clone(), status.clone());
+        tokio::spawn(async move {
+            if let Some(keys) = super::estimate::master_keys(&master).await {
+                status.expected_keys.store(keys, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+    }
     match (resume, &spec.state) {
         (Some(at), _) => {
             tracing::info!(replid = %at.replid, offset = at.offset, db = at.db, "Resuming from the checkpoint.");
@@ -57,7 +94,7 @@ async fn follow(spec: &JobSpec, status: &Arc<JobStatus>, mut stop: watch::Receiv
         (None, Some(state)) => state.store(&Checkpoint::full_sync(&source, &target))?,
         (None, None) => {}
     }
-    let mut link = LinkConfig::new(spec.master.clone());
+    let mut link = LinkConfig::new(master.clone());
     link.parser = plan.parser.clone();
     link.full_resync = plan.full_resync;
     link.replica = link.replica.resume(resume);
@@ -112,6 +149,68 @@ async fn follow(spec: &JobSpec, status: &Arc<JobStatus>, mut stop: watch::Receiv
     result.context("replication stopped")?;
     drained.and(closed).context("the target writer stopped")?;
     Ok(())
+}
+
+/// Loads an RDB file into the target as a full sync, waits until the target acknowledged
+/// all of it, and logs what was written.
+async fn load_file(
+    spec: &JobSpec,
+    path: &Path,
+    status: &Arc<JobStatus>,
+    mut stop: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let plan = &spec.plan;
+    let file = open_rdb(path).await?;
+    let mut writer = connect_writer(plan, status, false, false).await?;
+    status.set_stage(Stage::Running);
+    let loaded = tokio::select! {
+        loaded = replicant_link::load_rdb(file, plan.parser.clone(), FILE_READ_SIZE, &mut writer, &status.link) => Some(loaded),
+        _ = stop.wait_for(|s| *s) => None,
+    };
+    let drained = writer.finish().await;
+    let (stats, acknowledged, target) = (writer.convert_stats(), writer.acknowledged(), plan.target.addr());
+    let closed = writer.close().await;
+    let Some(loaded) = loaded else {
+        drained.and(closed).context("the target writer stopped")?;
+        anyhow::bail!("stopped before the whole of {} was loaded; the target holds part of it", path.display());
+    };
+    let loaded = loaded.context("the load stopped")?;
+    drained.and(closed).context("the target writer stopped")?;
+    tracing::info!(
+        "Restored {} keys into {target} ({} with RESTORE, {} rebuilt with commands); skipped {} expired and {} \
+         empty; {} functions; {} commands acknowledged; {:.1} MB of RDB in {:.2?}.",
+        stats.restored + stats.rebuilt,
+        stats.restored,
+        stats.rebuilt,
+        stats.expired_skipped,
+        stats.empty_skipped,
+        stats.functions,
+        acknowledged,
+        loaded.rdb_bytes as f64 / 1e6,
+        status.started.elapsed(),
+    );
+    if loaded.trailing > 0 {
+        tracing::warn!(bytes = loaded.trailing, "The file goes on after the RDB's end; those bytes were ignored.");
+    }
+    if stats.module_aux_skipped > 0 {
+        tracing::warn!(
+            records = stats.module_aux_skipped,
+            "Module aux records were not copied (modules keep them; they have no command form)."
+        );
+    }
+    Ok(())
+}
+
+/// Opens an RDB file, or standard input for `-`, with its size when it has one.
+async fn open_rdb(path: &Path) -> anyhow::Result<RdbFile<Box<dyn AsyncRead + Send + Unpin>>> {
+    if path.as_os_str() == "-" {
+        return Ok(RdbFile { reader: Box::new(tokio::io::stdin()), name: "<stdin>".into(), size: None });
+    }
+    let name = path.display().to_string();
+    let file = tokio::fs::File::open(path).await.with_context(|| format!("cannot open {name}"))?;
+    let meta = file.metadata().await.with_context(|| format!("cannot read {name}"))?;
+    let size = meta.is_file().then_some(meta.len());
+    Ok(RdbFile { reader: Box::new(file), name, size })
 }
 
 /// Where to resume from, and whether the target holds a partial snapshot of this pair.

@@ -1,5 +1,6 @@
-//! The daemon behind `replicant sync` and `replicant run`: one migration job at a time
-//! (from the configured source, or from `REPLICAOF` on the admin port), the admin port,
+//! The daemon behind `replicant sync`, `replicant run` and `replicant rdb restore`: one
+//! migration job at a time (from the configured source, a master or an RDB file, or from
+//! `REPLICAOF` on the admin port), the admin port,
 //! the metrics endpoint, progress output, the checkpoint in the state directory, and a
 //! clean stop on SIGTERM, SIGINT or `SHUTDOWN`.
 //!
@@ -7,9 +8,11 @@
 //!   the admin commands. `job`: one job from prechecks to final checkpoint.
 //! - `precheck`: target checks before writing. `checkpoint`: the state directory.
 //! - `status`: a job's live figures. `report`: `INFO` and metrics. `progress`: the bar.
+//! - `estimate`: what the master says of its dataset before the snapshot (the bar's total).
 
 mod checkpoint;
 mod controller;
+mod estimate;
 mod job;
 mod plan;
 mod precheck;
@@ -45,8 +48,8 @@ async fn serve(plan: Plan) -> anyhow::Result<ExitCode> {
     let (closing_tx, closing) = watch::channel(false);
     start_surfaces(&plan, &controller, &closing).await?;
     tokio::spawn(progress::run(controller.clone(), plan.progress));
-    if let Some(master) = plan.source.clone() {
-        controller.start(master).await;
+    if let Some(source) = plan.source.clone() {
+        controller.start(source).await;
     } else {
         tracing::info!("Waiting for REPLICAOF on the admin port.");
     }
@@ -62,12 +65,23 @@ async fn serve(plan: Plan) -> anyhow::Result<ExitCode> {
                 Some(Event::JobEnded(_)) => {}
                 None => break Ok(()),
             },
-            () = signal() => break Ok(()),
+            () = signal() => break interrupted(&plan),
         }
     };
     controller.stop().await;
     let _ = closing_tx.send(true);
     outcome.map(|()| ExitCode::SUCCESS)
+}
+
+/// What a signal means: a clean stop for a master's job (its checkpoint says where to go
+/// on), an error for a file's load (the target holds part of the file).
+fn interrupted(plan: &Plan) -> anyhow::Result<()> {
+    match &plan.source {
+        Some(plan::Source::RdbFile(path)) => {
+            bail!("interrupted before the whole of {} was loaded; the target holds part of it", path.display())
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Starts the admin port and the metrics endpoint, when configured.

@@ -12,11 +12,30 @@ use replicant_net::Endpoint;
 use replicant_pipeline::{RateLimit, WriterConfig};
 use replicant_rdb::ParserConfig;
 
+/// Where a job's data comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// A master, followed as a replica: full sync, then its write stream.
+    Master(Endpoint),
+    /// An RDB file (`-`: standard input), loaded as a full sync; the job then ends.
+    RdbFile(PathBuf),
+}
+
+impl Source {
+    /// How `INFO` and the logs name it: host and port, or the file and port 0.
+    pub(crate) fn label(&self) -> (String, u16) {
+        match self {
+            Source::Master(e) => (e.host.clone(), e.port),
+            Source::RdbFile(path) => (path.display().to_string(), 0),
+        }
+    }
+}
+
 /// Everything a daemon run needs, checked.
 #[derive(Debug, Clone)]
 pub(crate) struct Plan {
-    /// The master to follow from the start; `None` waits for `REPLICAOF`.
-    pub(crate) source: Option<Endpoint>,
+    /// The source to start from; `None` waits for `REPLICAOF`.
+    pub(crate) source: Option<Source>,
     /// Credentials and TLS for masters attached through the admin port.
     pub(crate) source_template: Endpoint,
     pub(crate) target: Endpoint,
@@ -36,10 +55,10 @@ pub(crate) struct Plan {
 impl Plan {
     /// Builds the plan from a configuration that passed `validate`.
     pub(crate) fn from_config(config: &Config) -> anyhow::Result<Plan> {
-        let source = config.source.endpoint()?;
+        let master = config.source.endpoint()?;
         let target = config.target.endpoint()?;
         let mut template = Endpoint::tcp("127.0.0.1", 6379);
-        if let Some(s) = &source {
+        if let Some(s) = &master {
             template = s.clone();
         } else if config.source.tls.is_set() {
             template = template.with_tls(config.source.tls.to_options());
@@ -72,8 +91,10 @@ impl Plan {
         writer.strict_key_order = w.strict_key_order;
         writer.exactly_once = config.exactly_once();
         writer.convert = ConvertConfig::default().mode(mode).now_ms(Some(crate::rdb_cmd::now_ms()));
+        let file = config.source.rdb_file.clone();
         Ok(Plan {
-            source,
+            once: config.sync.once || file.is_some(),
+            source: file.map(Source::RdbFile).or(master.map(Source::Master)),
             source_template: template,
             target,
             writer,
@@ -82,7 +103,6 @@ impl Plan {
                 FullResync::Stop => FullResyncPolicy::Stop,
                 FullResync::Accept => FullResyncPolicy::Accept,
             },
-            once: config.sync.once,
             existing_data: config.target.existing_data,
             admin: config.admin.listen,
             admin_password: config.admin.password.clone(),

@@ -114,17 +114,7 @@ async fn warn_on_eviction(conn: &mut Connection) {
 /// Keys on the server, or in database `db` only.
 async fn key_count(conn: &mut Connection, db: Option<u64>) -> anyhow::Result<u64> {
     let info = query(conn, &[b"INFO", b"keyspace"]).await?.text();
-    let mut total = 0;
-    for line in info.lines() {
-        let Some((name, rest)) = line.split_once(':') else { continue };
-        let Some(n) = name.strip_prefix("db").and_then(|n| n.parse::<u64>().ok()) else { continue };
-        if db.is_some_and(|db| db != n) {
-            continue;
-        }
-        let keys = rest.split(',').find_map(|kv| kv.strip_prefix("keys=")).and_then(|k| k.parse::<u64>().ok());
-        total += keys.unwrap_or(0);
-    }
-    Ok(total)
+    Ok(super::estimate::keyspace_keys(&info, db))
 }
 
 async fn empty(conn: &mut Connection, db: Option<u64>) -> anyhow::Result<()> {

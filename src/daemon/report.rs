@@ -34,7 +34,8 @@ fn replication(job: Option<&JobStatus>, attached: bool) -> InfoSection {
         .field("lag_bytes", job.lag_bytes())
         .field("rdb_bytes", link.rdb_bytes.load(Ordering::Relaxed))
         .field("rdb_size", link.rdb_size.load(Ordering::Relaxed))
-        .field("rdb_keys", link.rdb_keys.load(Ordering::Relaxed));
+        .field("rdb_keys", link.rdb_keys.load(Ordering::Relaxed))
+        .field("rdb_keys_expected", job.expected_keys.load(Ordering::Relaxed));
     if let Some(e) = job.last_error() {
         s = s.field("last_error", e);
     }
@@ -86,6 +87,11 @@ pub(crate) fn metrics(job: Option<&JobStatus>) -> String {
             link.rdb_size.load(Ordering::Relaxed),
         )
         .counter("replicant_rdb_keys_total", "Keys read from snapshots.", link.rdb_keys.load(Ordering::Relaxed))
+        .gauge(
+            "replicant_rdb_keys_expected",
+            "Keys the master held when the job started (INFO keyspace; 0 when unknown).",
+            job.expected_keys.load(Ordering::Relaxed),
+        )
         .counter(
             "replicant_commands_received_total",
             "Commands received from the stream.",

@@ -19,6 +19,8 @@ pub(crate) struct JobStatus {
     /// Fatal errors (0 or 1) plus target errors tolerated by `skip_errors` are added at
     /// read time; this counts the job's own.
     pub(crate) errors: AtomicU64,
+    /// Keys the master said it held before the snapshot (`INFO keyspace`); 0 when unknown.
+    pub(crate) expected_keys: AtomicU64,
     stage: Mutex<Stage>,
     pub(crate) started: Instant,
 }
@@ -42,6 +44,7 @@ impl JobStatus {
             link: Arc::default(),
             writer: OnceLock::new(),
             errors: AtomicU64::new(0),
+            expected_keys: AtomicU64::new(0),
             stage: Mutex::new(Stage::Precheck),
             started: Instant::now(),
         }
@@ -97,6 +100,25 @@ impl JobStatus {
         (behind + size.saturating_sub(got)).max(1)
     }
 
+    /// How far the snapshot is, in the best unit known: keys against what the master said
+    /// it held, else bytes against the announced size (a disk-based sync, a file), else
+    /// no total. A count past its estimate has no total either: never a bar that is full
+    /// while the snapshot goes on.
+    pub(crate) fn snapshot_progress(&self) -> SnapshotProgress {
+        let keys = self.link.rdb_keys.load(Ordering::Relaxed);
+        let bytes = self.link.rdb_bytes.load(Ordering::Relaxed);
+        let expected = self.expected_keys.load(Ordering::Relaxed);
+        let size = self.link.rdb_size.load(Ordering::Relaxed);
+        let total = if expected > keys {
+            Total::Keys(expected)
+        } else if size > bytes {
+            Total::Bytes(size)
+        } else {
+            Total::Unknown
+        };
+        SnapshotProgress { keys, bytes, size, total }
+    }
+
     /// Commands the target acknowledged, and error replies tolerated.
     pub(crate) fn target_figures(&self) -> (u64, u64) {
         let Some(w) = self.writer.get() else { return (0, 0) };
@@ -108,4 +130,28 @@ impl JobStatus {
         let reconnects = self.link.connections.load(Ordering::Relaxed).saturating_sub(1);
         self.errors.load(Ordering::Relaxed) + self.target_figures().1 + reconnects
     }
+}
+
+/// A snapshot's figures, read together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SnapshotProgress {
+    /// Keys read so far.
+    pub(crate) keys: u64,
+    /// Bytes read so far.
+    pub(crate) bytes: u64,
+    /// The snapshot's announced size; 0 when unknown.
+    pub(crate) size: u64,
+    /// What the keys or bytes are heading for.
+    pub(crate) total: Total,
+}
+
+/// The total a snapshot's progress is measured against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Total {
+    /// This many keys (the master's own count).
+    Keys(u64),
+    /// This many bytes (the announced size).
+    Bytes(u64),
+    /// Nothing known: show counts and rates only.
+    Unknown,
 }

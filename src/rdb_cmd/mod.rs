@@ -1,10 +1,10 @@
-//! The `replicant rdb` subcommands: dump, check and restore.
+//! The `replicant rdb` subcommands: dump, check and restore (a daemon run whose source is
+//! the file: `sync_cmd::restore`).
 
 mod check;
 mod dump;
 mod feed;
 mod json;
-mod restore;
 
 use replicant_convert::{Mode, TargetProfile};
 use replicant_rdb::ParserConfig;
@@ -13,14 +13,13 @@ use crate::cli::{ModeArg, ParserArgs, RdbCommand};
 
 pub(crate) use check::check;
 pub(crate) use dump::dump;
-pub(crate) use restore::restore;
 
 /// Runs one `rdb` subcommand; the exit code on success.
 pub(crate) fn run(cmd: RdbCommand) -> anyhow::Result<std::process::ExitCode> {
     match cmd {
         RdbCommand::Dump(args) => dump(&args),
         RdbCommand::Check(args) => check(&args),
-        RdbCommand::Restore(args) => restore(&args),
+        RdbCommand::Restore(args) => crate::sync_cmd::restore(&args),
     }
 }
 
@@ -31,23 +30,6 @@ impl ParserArgs {
             .batch_bytes(self.batch_bytes)
             .raw_value_max(self.raw_value_max)
             .max_buffered(self.max_buffered)
-    }
-}
-
-impl crate::cli::TlsArgs {
-    /// Adds these options to a `rediss://` endpoint; a `redis://` one is returned as is
-    /// unless TLS options were given, which then turn TLS on.
-    pub(crate) fn apply(&self, endpoint: replicant_net::Endpoint) -> replicant_net::Endpoint {
-        let given = self.tls_ca_file.is_some() || self.tls_cert_file.is_some() || self.tls_server_name.is_some();
-        if endpoint.tls.is_none() && !given {
-            return endpoint;
-        }
-        let mut tls = endpoint.tls.clone().unwrap_or_default();
-        tls.ca_file = self.tls_ca_file.clone().or(tls.ca_file);
-        tls.cert_file = self.tls_cert_file.clone().or(tls.cert_file);
-        tls.key_file = self.tls_key_file.clone().or(tls.key_file);
-        tls.server_name = self.tls_server_name.clone().or(tls.server_name);
-        endpoint.with_tls(tls)
     }
 }
 

@@ -5,5 +5,6 @@
 mod cli;
 mod daemon;
 mod rdb_corpus;
+mod rdb_restore;
 mod rdb_roundtrip;
 mod sync;

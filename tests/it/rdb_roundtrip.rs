@@ -123,12 +123,23 @@ fn check_summarises_and_rejects_corruption() {
 }
 
 #[test]
+fn a_target_that_takes_no_writes_is_refused_before_any() {
+    let source = everything();
+    let target = RedisServer::start();
+    target.cli(&["ACL", "SETUSER", "default", "-@write"]);
+    let url = target.url();
+    let out = replicant(&["rdb", "restore", source.rdb.to_str().unwrap(), "--target", &url]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("does not take writes") && err.contains("NOPERM"), "{err}");
+}
+
+#[test]
 fn a_target_error_stops_the_restore_with_the_key_named() {
     let source = everything();
     let target = RedisServer::start();
-    // A read-only target refuses every write.
-    target.cli(&["CONFIG", "SET", "replica-read-only", "yes"]);
-    target.cli(&["ACL", "SETUSER", "default", "-@write"]);
+    // Only the prechecks' probe key may be written: every copied key is refused.
+    target.cli(&["ACL", "SETUSER", "default", "resetkeys", "~replicant:*"]);
     let url = target.url();
     let out = replicant(&["rdb", "restore", source.rdb.to_str().unwrap(), "--target", &url]);
     assert!(!out.status.success());

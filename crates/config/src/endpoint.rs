@@ -1,4 +1,4 @@
-//! The two ends: [`Source`] (the master) and [`Target`], each a `redis://` or
+//! The two ends: [`Source`] (the master, or an RDB file) and [`Target`], each a `redis://` or
 //! `rediss://` URL with its [`Tls`] settings, and [`ExistingData`], what to do with keys
 //! already on the target. URL syntax itself belongs to `replicant_net::Endpoint`; this
 //! module checks that the URL parses and that the TLS settings fit it.
@@ -24,6 +24,10 @@ pub struct Source {
     /// attached with `REPLICAOF` (which then connect with TLS).
     #[serde(deserialize_with = "crate::table::table")]
     pub tls: Tls,
+    /// An RDB file (or `-` for standard input) to load instead of following a master:
+    /// the same writer, conversion and progress as a full sync, then the run ends. What
+    /// `replicant rdb restore` runs. Excludes `url`.
+    pub rdb_file: Option<PathBuf>,
 }
 
 /// `[target]`: where the data goes.
@@ -78,6 +82,10 @@ impl Source {
     }
 
     pub(crate) fn check(&self, out: &mut Problems) -> Option<Endpoint> {
+        out.path_not_empty("source.rdb_file", self.rdb_file.as_deref());
+        if self.url.is_some() && self.rdb_file.is_some() {
+            out.push("source.rdb_file", "set together with source.url: a run has one source");
+        }
         check_end("source", self.url.as_deref(), &self.tls, out)
     }
 }

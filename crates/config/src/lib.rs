@@ -130,8 +130,14 @@ impl Config {
                 out.push("target.url", format!("is the source itself ({})", t.addr()));
             }
         }
-        if self.source.url.is_none() && self.admin.listen.is_none() {
-            out.push("source.url", "required when admin.listen is not set (nothing could send REPLICAOF)");
+        if self.source.url.is_none() && self.source.rdb_file.is_none() && self.admin.listen.is_none() {
+            out.push(
+                "source.url",
+                "required when admin.listen and source.rdb_file are not set (nothing could send REPLICAOF)",
+            );
+        }
+        if self.source.rdb_file.is_some() && self.state.dir.is_some() {
+            out.push("state.dir", "set with source.rdb_file: a file is loaded in one run, there is nothing to resume");
         }
         self.writer.check(&mut out);
         self.parser.check(&mut out);

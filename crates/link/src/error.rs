@@ -30,6 +30,32 @@ pub enum LinkError {
         /// Payload bytes received.
         received: u64,
     },
+    /// An RDB file could not be read.
+    #[error("cannot read {name}")]
+    FileRead {
+        /// The file's name.
+        name: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An RDB file is not a valid RDB.
+    #[error("{name} is not a valid RDB")]
+    FileRdb {
+        /// The file's name.
+        name: String,
+        /// Where and why.
+        #[source]
+        source: replicant_rdb::Error,
+    },
+    /// An RDB file ended before the RDB did.
+    #[error("{name} ends before the RDB does ({received} bytes)")]
+    FileCut {
+        /// The file's name.
+        name: String,
+        /// Bytes read.
+        received: u64,
+    },
     /// The sink failed.
     #[error("the sink failed")]
     Sink(#[source] SinkError),

@@ -11,18 +11,22 @@
 //!   continue a stream.
 //! - [`Sink`] receives everything in order. Its `ready` is awaited between reads, so a
 //!   slow sink slows reading from the master (backpressure).
+//! - [`load_rdb`] delivers an RDB file to a [`Sink`] as a full sync from a master would,
+//!   so `rdb restore` runs on the same writer as `sync`.
 //! - [`LinkStatus`] exposes the link's state and counters to the rest of the process.
 
 #![deny(missing_docs)]
 
 mod config;
 mod error;
+mod file;
 mod session;
 mod sink;
 mod status;
 
 pub use config::{FullResyncPolicy, LinkConfig};
 pub use error::LinkError;
+pub use file::{load_rdb, Loaded, RdbFile};
 pub use session::run;
 pub use sink::{Sink, SinkError};
 pub use status::{LinkState, LinkStatus};

@@ -135,6 +135,15 @@ impl Snapshot {
         }
     }
 
+    /// Keeps only the keys for which `keep(db, key)` is true (what a target that refused
+    /// some keys should hold).
+    pub fn retain(&mut self, mut keep: impl FnMut(u32, &[u8]) -> bool) {
+        for (db, keys) in &mut self.dbs {
+            keys.retain(|key, _| keep(*db, &key.0));
+        }
+        self.dbs.retain(|_, keys| !keys.is_empty());
+    }
+
     /// The key `key` of database `db`.
     pub fn get(&self, db: u32, key: &[u8]) -> Option<&Entry> {
         self.dbs.get(&db)?.get(key)

@@ -93,7 +93,36 @@ fn urls_are_required_and_must_parse() {
         (|c| c.target.url = Some("127.0.0.1:6380".into()), "target.url: not a redis:// or rediss:// URL"),
         (|c| c.target.url = Some("redis://".into()), "target.url: not a redis:// or rediss:// URL"),
         (|c| c.target.url = Some("redis://h:99999".into()), "target.url: not a redis:// or rediss:// URL"),
-        (|c| c.source.url = None, "source.url: required when admin.listen is not set (nothing could send REPLICAOF)"),
+        (
+            |c| c.source.url = None,
+            "source.url: required when admin.listen and source.rdb_file are not set (nothing could send REPLICAOF)",
+        ),
+    ]);
+}
+
+#[test]
+fn an_rdb_file_is_a_source_of_its_own() {
+    assert_accepted(&[|c| {
+        c.source.url = None;
+        c.source.rdb_file = Some("dump.rdb".into());
+    }]);
+    assert_refused(&[
+        (|c| c.source.rdb_file = Some("dump.rdb".into()), "source.rdb_file: set together with source.url"),
+        (
+            |c| {
+                c.source.url = None;
+                c.source.rdb_file = Some("".into());
+            },
+            "source.rdb_file: must not be empty",
+        ),
+        (
+            |c| {
+                c.source.url = None;
+                c.source.rdb_file = Some("dump.rdb".into());
+                c.state.dir = Some("/var/lib/replicant".into());
+            },
+            "state.dir: set with source.rdb_file",
+        ),
     ]);
 }
 
