@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Full-sync benchmark (make bench-sync): replicant `sync --once` side by side with
+#  - `replicant rdb restore` of the master's saved RDB (the same writer, the file as source);
 #  - `redis-cli --pipe` of the same commands (replicant's own conversion, dumped to a
 #    file beforehand): the target's ingest limit;
 #  - a native replica (`redis-server --replicaof`), timed until its link is up and the
 #    data loaded.
 # Datasets: 2M small string keys, and 200 collections of 50k elements (lists, sets,
-# sorted sets, hashes). Every run uses a fresh target; each of the three runs RUNS times
+# sorted sets, hashes). Every run uses a fresh target; each of the four runs RUNS times
 # (default 3), interleaved. Prints a Markdown row per round and the medians.
 # With BENCH_PIN=1 (two or more CPUs) the target and the native replica run on CPU 0, everything
 # else on the others (see servers.sh).
@@ -63,7 +64,8 @@ measure() { # dataset-name fill-function
   local keys; keys=$(redis-cli -p "$src" DBSIZE)
   local digest; digest=$(redis-cli -p "$src" DEBUG DIGEST)
   "$BIN" rdb dump --mode auto --target-version 7.0 "$WORK/src/dump.rdb" > "$WORK/cmds.resp"
-  local reps=() pipes=() natives=() ratios=() round t a b c0 rep rep_cpu pipe pipe_cpu native ratio
+  local reps=() files=() pipes=() natives=() ratios=() file_ratios=()
+  local round t a b c0 rep rep_cpu file pipe pipe_cpu native ratio file_ratio
   for round in $(seq "$RUNS"); do
     # replicant sync --once
     t=$(free_port); start_target "t1-$round" "$t"
@@ -72,6 +74,15 @@ measure() { # dataset-name fill-function
     b=$(now); rep_cpu=$(echo "$(cpu_of "$t") - $c0" | bc)
     [ "$(redis-cli -p "$t" DEBUG DIGEST)" = "$digest" ] || { echo "replicant copy differs"; exit 1; }
     rep=$(echo "$b - $a" | bc)
+    stop "$t"
+
+    # replicant rdb restore of the saved file
+    t=$(free_port); start_target "t4-$round" "$t"
+    a=$(now)
+    "${OTHER_CPUS[@]}" "$BIN" rdb restore "$WORK/src/dump.rdb" --target "redis://127.0.0.1:$t" --progress never 2>/dev/null
+    b=$(now)
+    [ "$(redis-cli -p "$t" DEBUG DIGEST)" = "$digest" ] || { echo "rdb restore copy differs"; exit 1; }
+    file=$(echo "$b - $a" | bc)
     stop "$t"
 
     # redis-cli --pipe of the same commands
@@ -94,17 +105,20 @@ measure() { # dataset-name fill-function
     native=$(echo "$b - $a" | bc)
     stop "$t"
     ratio=$(echo "$rep / $pipe" | bc -l)
-    reps+=("$rep"); pipes+=("$pipe"); natives+=("$native"); ratios+=("$ratio")
-    printf '| %s (%s keys) | %.2f s | %.2f s | %.2f s | %.2f s | %.2f s | %.2f× |\n' "$name" "$keys" "$rep" "$rep_cpu" \
-      "$pipe" "$pipe_cpu" "$native" "$ratio"
+    file_ratio=$(echo "$file / $pipe" | bc -l)
+    reps+=("$rep"); files+=("$file"); pipes+=("$pipe"); natives+=("$native"); ratios+=("$ratio")
+    file_ratios+=("$file_ratio")
+    printf '| %s (%s keys) | %.2f s | %.2f s | %.2f s | %.2f s | %.2f s | %.2f s | %.2f× | %.2f× |\n' "$name" "$keys" \
+      "$rep" "$rep_cpu" "$file" "$pipe" "$pipe_cpu" "$native" "$ratio" "$file_ratio"
   done
   stop "$src"
-  printf '| %s, median of %s | %.2f s | | %.2f s | | %.2f s | %.2f× |\n' "$name" "$RUNS" "$(median "${reps[@]}")" \
-    "$(median "${pipes[@]}")" "$(median "${natives[@]}")" "$(median "${ratios[@]}")"
+  printf '| %s, median of %s | %.2f s | | %.2f s | %.2f s | | %.2f s | %.2f× | %.2f× |\n' "$name" "$RUNS" \
+    "$(median "${reps[@]}")" "$(median "${files[@]}")" "$(median "${pipes[@]}")" "$(median "${natives[@]}")" \
+    "$(median "${ratios[@]}")" "$(median "${file_ratios[@]}")"
 }
 
-echo "| dataset | replicant sync --once | target CPU meanwhile | redis-cli --pipe (same commands) | target CPU meanwhile | native replica | replicant / pipe |"
-echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+echo "| dataset | replicant sync --once | target CPU meanwhile | replicant rdb restore | redis-cli --pipe (same commands) | target CPU meanwhile | native replica | sync / pipe | restore / pipe |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 sets=("$@"); [ ${#sets[@]} -gt 0 ] || sets=(small collections)
 for set in "${sets[@]}"; do
   case $set in

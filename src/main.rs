@@ -47,7 +47,7 @@ fn main() -> ExitCode {
 fn init_logging(format: cli::LogFormat, level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("REPLICANT_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(|| daemon::LogWriter);
     match format {
         cli::LogFormat::Text => builder.init(),
         cli::LogFormat::Json => builder.json().init(),

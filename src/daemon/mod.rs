@@ -29,6 +29,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
 pub(crate) use plan::Plan;
+pub(crate) use progress::LogWriter;
 
 /// Runs the daemon until its job ends (without an admin port, or with `once`), or until
 /// it is told to stop.
@@ -69,6 +70,7 @@ async fn serve(plan: Plan) -> anyhow::Result<ExitCode> {
         }
     };
     controller.stop().await;
+    progress::clear();
     let _ = closing_tx.send(true);
     outcome.map(|()| ExitCode::SUCCESS)
 }

@@ -5,16 +5,43 @@
 //! master's own count, else bytes against the announced size (a disk-based sync, a file),
 //! else no total at all, and then a spinner with counts and rates rather than a bar.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
+use indicatif::{HumanBytes, HumanCount, ProgressBar, ProgressState, ProgressStyle};
 use replicant_config::Progress;
 
 use super::controller::Controller;
 use super::status::{JobStatus, SnapshotProgress, Total};
+
+/// The bar, once drawn: log lines are written above it rather than through it.
+static BAR: OnceLock<ProgressBar> = OnceLock::new();
+
+/// Standard error for the log: a line goes above the progress bar, which is drawn again
+/// below it, instead of leaving a half-drawn bar behind.
+pub(crate) struct LogWriter;
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match BAR.get() {
+            Some(bar) => bar.suspend(|| std::io::stderr().write(buf)),
+            None => std::io::stderr().write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+/// Takes the bar off the screen at the end: the log's last lines say how the run ended.
+pub(crate) fn clear() {
+    if let Some(bar) = BAR.get() {
+        bar.finish_and_clear();
+    }
+}
 
 /// Shows the current job's progress until the process ends.
 pub(crate) async fn run(controller: Arc<Controller>, mode: Progress) {
@@ -56,12 +83,15 @@ impl Styles {
             ProgressStyle::with_template(template)
                 .unwrap_or_else(|_| ProgressStyle::default_spinner())
                 .progress_chars("=> ")
+                .with_key("rate", |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{}/s", HumanCount(state.per_sec() as u64));
+                })
         };
         Styles {
             line: style("{spinner} {prefix} {msg}"),
-            keys: style("{spinner} {prefix} [{bar:30}] {human_pos}/{human_len} keys {per_sec} ETA {eta} {msg}"),
+            keys: style("{spinner} {prefix} [{bar:30}] {human_pos}/{human_len} keys {rate} ETA {eta} {msg}"),
             bytes: style("{spinner} {prefix} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} {msg}"),
-            counts: style("{spinner} {prefix} {human_pos} keys {per_sec} {msg}"),
+            counts: style("{spinner} {prefix} {human_pos} keys {rate} {msg}"),
         }
     }
 
@@ -79,6 +109,7 @@ async fn draw_bar(controller: Arc<Controller>) {
     let styles = Styles::new();
     // A spinner from the start: a bar before anything is known would read 0/0.
     let bar = ProgressBar::new_spinner().with_style(styles.line.clone());
+    let _ = BAR.set(bar.clone());
     let mut look = Look::Line;
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     loop {
@@ -90,10 +121,11 @@ async fn draw_bar(controller: Arc<Controller>) {
         };
         let phase = job.phase();
         bar.set_prefix(phase);
-        let (now, position, length, message) = if phase == "full_sync" {
-            snapshot_view(job.snapshot_progress())
-        } else {
-            (Look::Line, 0, None, status_line(&job))
+        let (now, position, length, message) = match phase {
+            "full_sync" => snapshot_view(job.snapshot_progress()),
+            "precheck" => (Look::Line, 0, None, "checking the target".to_string()),
+            "connecting" => (Look::Line, 0, None, format!("connecting to {}:{}", job.host, job.port)),
+            _ => (Look::Line, 0, None, status_line(&job)),
         };
         if now != look {
             bar.reset();
@@ -112,13 +144,17 @@ async fn draw_bar(controller: Arc<Controller>) {
 
 /// The bar's look, position, length and message for a snapshot.
 fn snapshot_view(p: SnapshotProgress) -> (Look, u64, Option<u64>, String) {
+    if p.bytes == 0 {
+        // A disk-based master saves its snapshot before it sends a byte: no rate yet.
+        return (Look::Line, 0, None, "waiting for the master's snapshot".to_string());
+    }
     let received = match p.size {
         0 => format!("{} received", HumanBytes(p.bytes)),
         size => format!("{}/{} received", HumanBytes(p.bytes), HumanBytes(size)),
     };
     match p.total {
         Total::Keys(total) => (Look::Keys, p.keys, Some(total), received),
-        Total::Bytes(total) => (Look::Bytes, p.bytes, Some(total), format!("{} keys", p.keys)),
+        Total::Bytes(total) => (Look::Bytes, p.bytes, Some(total), format!("{} keys", HumanCount(p.keys))),
         Total::Unknown => (Look::Counts, p.keys, None, format!("{received}, size unknown")),
     }
 }
@@ -195,6 +231,13 @@ mod tests {
         let (look, pos, len, msg) = snapshot_view(at(7, 1024, 4096, Total::Bytes(4096)));
         assert_eq!((look, pos, len), (Look::Bytes, 1024, Some(4096)));
         assert_eq!(msg, "7 keys");
+    }
+
+    #[test]
+    fn nothing_received_is_waiting_not_an_eta() {
+        let (look, _, len, msg) = snapshot_view(at(0, 0, 0, Total::Keys(2000)));
+        assert_eq!((look, len), (Look::Line, None));
+        assert!(msg.contains("waiting"), "{msg}");
     }
 
     #[test]
