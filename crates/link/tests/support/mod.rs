@@ -1,6 +1,6 @@
 //! Test support for the link: a recording sink, a background link, a writer that appends
 //! a numbered sequence to a list, a TCP proxy that can drop its connections, and polling.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 mod proxy;
 mod recorder;
