@@ -41,8 +41,3 @@ pub(crate) fn dump_into(file: &Path, port: u16, extra: &[&str]) {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success() && text.contains("errors: 0"), "redis-cli --pipe reported: {text}");
 }
-
-/// Copies a fixture into a fresh directory as `dump.rdb`, for a server to load.
-pub(crate) fn fixture(rel: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rdb").join(rel)
-}

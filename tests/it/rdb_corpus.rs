@@ -1,12 +1,13 @@
-//! The real RDB files in `tests/fixtures/rdb`: those built to fail are rejected with a
-//! clear error; every other one that Debian's Redis can load restores to exactly what
-//! Redis itself loads from it; the newer ones restore without error.
+//! The real RDB files of the shared corpus (`replicant_testkit::corpus`, read in place
+//! from `$REPLICANT_RDB_CORPUS` or `../shared/rdb-corpus`): those built to fail are
+//! rejected with a clear error; every other one that Debian's Redis can load restores to
+//! exactly what Redis itself loads from it; the newer ones restore without error.
 
 use std::path::{Path, PathBuf};
 
-use replicant_testkit::{assert_same, snapshot, RedisServer};
+use replicant_testkit::{assert_same, corpus_file, corpus_rdb_files, snapshot, RedisServer};
 
-use crate::cli::{fixture, replicant, replicant_ok};
+use crate::cli::{replicant, replicant_ok};
 
 const BUILT_TO_FAIL: &[(&str, &str)] = &[
     ("librdb-dumps/future_v19.rdb", "unsupported RDB version 99"),
@@ -27,17 +28,7 @@ const NEEDS_MORE_THAN_7_0: &[(&str, &str)] = &[
 ];
 
 fn all_fixtures() -> Vec<String> {
-    let root = fixture("");
-    let mut out = Vec::new();
-    for dir in ["librdb-dumps", "redis-rdb-tools-dumps", "valkey-tests-assets"] {
-        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
-            let name = entry.unwrap().file_name().into_string().unwrap();
-            if name.ends_with(".rdb") {
-                out.push(format!("{dir}/{name}"));
-            }
-        }
-    }
-    out.sort();
+    let out = corpus_rdb_files();
     assert!(out.len() > 70, "fixtures missing");
     out
 }
@@ -45,7 +36,7 @@ fn all_fixtures() -> Vec<String> {
 #[test]
 fn files_built_to_fail_are_rejected_clearly() {
     for (file, message) in BUILT_TO_FAIL {
-        let out = replicant(&["rdb", "check", fixture(file).to_str().unwrap()]);
+        let out = replicant(&["rdb", "check", corpus_file(file).to_str().unwrap()]);
         assert!(!out.status.success(), "{file} passed the check");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(message), "{file}: expected {message:?} in {err}");
@@ -58,7 +49,7 @@ fn every_other_file_passes_the_check() {
         if BUILT_TO_FAIL.iter().any(|(f, _)| *f == file) {
             continue;
         }
-        replicant_ok(&["rdb", "check", fixture(&file).to_str().unwrap()]);
+        replicant_ok(&["rdb", "check", corpus_file(&file).to_str().unwrap()]);
     }
 }
 
@@ -92,7 +83,7 @@ fn every_loadable_file_restores_to_what_redis_loads() {
         if BUILT_TO_FAIL.iter().any(|(f, _)| *f == file) {
             continue;
         }
-        let path: PathBuf = fixture(&file);
+        let path: PathBuf = corpus_file(&file);
         let target = RedisServer::start();
         let url = target.url();
         let out = replicant(&["rdb", "restore", path.to_str().unwrap(), "--target", &url]);

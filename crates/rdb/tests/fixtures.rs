@@ -11,6 +11,7 @@
 mod support;
 
 use replicant_rdb::{Checksum, Encoding, Error, Flavor, Kind, ModuleId, StreamId};
+use support::collect::id;
 use support::fixture;
 use support::model::{decode, Dump};
 
@@ -23,10 +24,6 @@ fn load(name: &str) -> (Vec<u8>, Dump) {
 fn sorted(mut v: Vec<&[u8]>) -> Vec<&[u8]> {
     v.sort();
     v
-}
-
-fn id(ms: u64, seq: u64) -> StreamId {
-    StreamId { ms, seq }
 }
 
 /// Redis tests/assets/encodings.rdb: every RDB 4 encoding, with the values listed in
@@ -305,33 +302,26 @@ fn stream_v11() {
 /// per field, 0 for none.
 #[test]
 fn hash_field_ttls() {
-    // Type 22: "03 | 81 00003fffffffe4a7 field1 value1 | 00 field3 value3 | 81 ..e24f field2 value2".
-    let (data, d) = load("librdb-dumps/hash_with_expire_v12.rdb");
-    let h = d.key("myhash");
-    assert_eq!(data[h.offset as usize], 22);
-    assert_eq!(h.encoding, Encoding::HashMetadataPreGa);
-    assert_eq!(
-        h.hash(),
-        vec![
-            (&b"field1"[..], &b"value1"[..], Some(0x3fff_ffff_e4a7)),
-            (b"field2", b"value2", Some(0x3fff_ffff_e24f)),
-            (b"field3", b"value3", None),
-        ]
-    );
-
-    // Type 23: an LZF listpack of (field, value, ttl) with int64 TTLs, 0 for none.
-    let (data, d) = load("librdb-dumps/hash_lp_with_hexpire_v12.rdb");
-    let h = d.key("myhash");
-    assert_eq!(data[h.offset as usize], 23);
-    assert_eq!(h.encoding, Encoding::HashListpackExPreGa);
-    assert_eq!(
-        h.hash(),
-        vec![
-            (&b"field1"[..], &b"value1"[..], Some(70_368_744_177_663)),
-            (b"field2", b"value2", Some(70_368_744_107_663)),
-            (b"field3", b"value3", None),
-        ]
-    );
+    for (file, type_byte, encoding, ttl1, ttl2) in [
+        // Type 22: "03 | 81 00003fffffffe4a7 field1 value1 | 00 field3 value3 | 81 ..e24f field2 value2".
+        ("hash_with_expire_v12.rdb", 22, Encoding::HashMetadataPreGa, 0x3fff_ffff_e4a7, 0x3fff_ffff_e24f),
+        // Type 23: an LZF listpack of (field, value, ttl) with int64 TTLs, 0 for none.
+        ("hash_lp_with_hexpire_v12.rdb", 23, Encoding::HashListpackExPreGa, 70_368_744_177_663, 70_368_744_107_663),
+    ] {
+        let (data, d) = load(&format!("librdb-dumps/{file}"));
+        let h = d.key("myhash");
+        assert_eq!(data[h.offset as usize], type_byte, "{file}");
+        assert_eq!(h.encoding, encoding, "{file}");
+        assert_eq!(
+            h.hash(),
+            vec![
+                (&b"field1"[..], &b"value1"[..], Some(ttl1)),
+                (b"field2", b"value2", Some(ttl2)),
+                (b"field3", b"value3", None),
+            ],
+            "{file}"
+        );
+    }
 }
 
 #[test]

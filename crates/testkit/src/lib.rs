@@ -10,6 +10,9 @@
 //!   source server (every type and encoding, or bulk generated data).
 //! * [`info`] answers questions about the connected server (version,
 //!   supported commands).
+//! * [`corpus`] finds the shared RDB corpus (other projects' test dumps, read in
+//!   place from `$REPLICANT_RDB_CORPUS` or `../shared/rdb-corpus`): [`rdb_corpus_dir`],
+//!   [`corpus_file`], [`corpus_rdb_files`].
 //!
 //! Typical use from an integration test:
 //!
@@ -31,6 +34,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 pub mod cluster;
+pub mod corpus;
 pub mod dataset;
 pub mod diff;
 pub mod fill;
@@ -40,6 +44,7 @@ pub mod server;
 pub mod stream;
 
 pub use cluster::RedisCluster;
+pub use corpus::{corpus_file, corpus_rdb_files, rdb_corpus_dir};
 pub use dataset::{snapshot, Blob, Data, Entry, HashField, Snapshot};
 pub use diff::{assert_same, diff_report, wait_until_same};
 pub use info::{server_version, supports_command};

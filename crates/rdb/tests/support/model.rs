@@ -1,11 +1,14 @@
-//! An owned model of a whole decoded RDB: every event folded into plain data, with each
-//! key's value pieces concatenated. Two runs that batch differently (other
-//! [`ParserConfig`]s) decode to the same model, except for the keys' raw values.
+//! An owned model of a whole decoded RDB: the collector's events ([`super::collect`])
+//! folded into plain data, with each key's value pieces concatenated. Two runs that batch
+//! differently (other [`ParserConfig`]s) decode to the same model, except for the keys'
+//! raw values. Folding checks that the events are well-formed: values only inside a key,
+//! keys closed in order and not overlapping.
 
-use replicant_rdb::{
-    Checksum, Encoding, Event, Format, ModuleId, ParserConfig, StreamId, StreamIdmp, StreamMeta, Value,
-};
+use std::ops::Deref;
 
+use replicant_rdb::{Checksum, Encoding, Format, ModuleId, ParserConfig, StreamId};
+
+use super::collect::{merge, owned, Ev, Idmp, KeyInfo, Meta, StreamEntry};
 use super::drive;
 
 /// Everything an RDB held.
@@ -18,6 +21,7 @@ pub(crate) struct Dump {
     /// `RESIZEDB` operands, in order.
     pub(crate) resize: Vec<(u64, u64)>,
     pub(crate) slot_info: Vec<(u64, u64, u64)>,
+    pub(crate) slot_imports: Vec<SlotImport>,
     pub(crate) functions: Vec<Vec<u8>>,
     pub(crate) module_aux: Vec<ModuleAux>,
     pub(crate) keys: Vec<Entry>,
@@ -26,6 +30,9 @@ pub(crate) struct Dump {
     /// Bytes of input used, up to and including the checksum.
     pub(crate) end: u64,
 }
+
+/// One `SLOT_IMPORT` job: its name and slot ranges.
+pub(crate) type SlotImport = (Vec<u8>, Vec<(u64, u64)>);
 
 /// One `MODULE_AUX` record.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,22 +51,23 @@ pub(crate) struct Skipped {
     pub(crate) offset: u64,
 }
 
-/// One key with its whole value.
+/// One key with its whole value. Its [`KeyInfo`] (name, database, encoding, expiry, raw
+/// value, offset) reads as fields of the entry.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Entry {
-    pub(crate) db: u64,
-    pub(crate) key: Vec<u8>,
-    pub(crate) encoding: Encoding,
-    pub(crate) expire_ms: Option<i64>,
-    pub(crate) idle_secs: Option<u64>,
-    pub(crate) freq: Option<u8>,
-    pub(crate) meta_classes: u64,
-    /// Type byte, encoded value and RDB version, when handed out raw.
-    pub(crate) raw: Option<(u8, Vec<u8>, u16)>,
-    pub(crate) offset: u64,
+    /// The key's `Key` event, without its inline string (that is in `value`).
+    pub(crate) info: KeyInfo,
     /// Offset just past the value, from `KeyEnd`.
     pub(crate) end: u64,
     pub(crate) value: Val,
+}
+
+impl Deref for Entry {
+    type Target = KeyInfo;
+
+    fn deref(&self) -> &KeyInfo {
+        &self.info
+    }
 }
 
 /// A whole value.
@@ -67,25 +75,20 @@ pub(crate) struct Entry {
 pub(crate) enum Val {
     /// Nothing came yet (only while folding).
     Pending,
-    String(Vec<u8>),
-    List(Vec<Vec<u8>>),
-    Set(Vec<Vec<u8>>),
-    ZSet(Vec<(Vec<u8>, f64)>),
-    Hash(Vec<(Vec<u8>, Vec<u8>, Option<i64>)>),
+    /// A string or a collection: all its pieces merged into one `Str`, `List`, `Set`,
+    /// `ZSet` or `Hash` event.
+    Data(Ev),
     Stream(Box<Stream>),
     Module(ModuleId),
 }
-
-/// One stream entry: its ID and field/value pairs.
-pub(crate) type StreamEntry = (StreamId, Vec<(Vec<u8>, Vec<u8>)>);
 
 /// A whole stream value.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub(crate) struct Stream {
     pub(crate) entries: Vec<StreamEntry>,
-    pub(crate) meta: Option<StreamMeta>,
+    pub(crate) meta: Option<Meta>,
     pub(crate) groups: Vec<Group>,
-    pub(crate) idmp: Option<StreamIdmp>,
+    pub(crate) idmp: Option<Idmp>,
 }
 
 /// A consumer group with its pending entries and consumers.
@@ -112,7 +115,8 @@ pub(crate) fn decode(data: &[u8]) -> Dump {
     decode_with(data, ParserConfig::default(), || usize::MAX).unwrap_or_else(|e| panic!("decoding failed: {e}"))
 }
 
-/// Decodes `data`, fed in chunks, under `cfg`.
+/// Decodes `data`, fed in chunks, under `cfg`. Each event is folded as it comes, so a
+/// malformed one fails the test even when the input later turns out to be corrupt.
 pub(crate) fn decode_with(
     data: &[u8],
     cfg: ParserConfig,
@@ -120,7 +124,7 @@ pub(crate) fn decode_with(
 ) -> Result<Dump, replicant_rdb::Error> {
     let mut dump = Dump::default();
     let mut open: Option<Entry> = None;
-    dump.end = drive(data, cfg, next_chunk, |event| fold(&mut dump, &mut open, event))?;
+    dump.end = drive(data, cfg, next_chunk, |event| fold(&mut dump, &mut open, owned(event)))?;
     assert!(open.is_none(), "a key was left open at the end");
     for pair in dump.keys.windows(2) {
         assert!(pair[1].offset >= pair[0].end, "keys overlap: {:?} and {:?}", pair[0].key, pair[1].key);
@@ -129,55 +133,36 @@ pub(crate) fn decode_with(
     Ok(dump)
 }
 
-fn fold(dump: &mut Dump, open: &mut Option<Entry>, event: &Event<'_>) {
-    match *event {
-        Event::Header(f) => dump.format = Some(f),
-        Event::Aux { key, value } => dump.aux.push((key.to_vec(), value.to_vec())),
-        Event::SelectDb { db } => dump.dbs.push(db),
-        Event::ResizeDb { keys, expires } => dump.resize.push((keys, expires)),
-        Event::SlotInfo { slot, keys, expires } => dump.slot_info.push((slot, keys, expires)),
-        Event::Function { code } => dump.functions.push(code.to_vec()),
-        Event::ModuleAux { module, when, raw } => dump.module_aux.push(ModuleAux { module, when, raw: raw.to_vec() }),
-        Event::Key(k) => {
+fn fold(dump: &mut Dump, open: &mut Option<Entry>, ev: Ev) {
+    match ev {
+        Ev::Header(flavor, version) => dump.format = Some(Format { flavor, version }),
+        Ev::Aux(key, value) => dump.aux.push((key, value)),
+        Ev::SelectDb(db) => dump.dbs.push(db),
+        Ev::ResizeDb(keys, expires) => dump.resize.push((keys, expires)),
+        Ev::SlotInfo(slot, keys, expires) => dump.slot_info.push((slot, keys, expires)),
+        Ev::SlotImport { job, ranges } => dump.slot_imports.push((job, ranges)),
+        Ev::Function(code) => dump.functions.push(code),
+        Ev::ModuleAux { module, when, raw } => dump.module_aux.push(ModuleAux { module, when, raw }),
+        Ev::Key(mut info) => {
             assert!(open.is_none(), "Key while another key is open");
-            let entry = Entry {
-                db: k.db,
-                key: k.key.to_vec(),
-                encoding: k.encoding,
-                expire_ms: k.expire_ms,
-                idle_secs: k.idle_secs,
-                freq: k.freq,
-                meta_classes: k.meta_classes,
-                raw: k.raw.map(|r| (r.type_byte, r.value.to_vec(), r.version)),
-                offset: k.offset,
-                end: 0,
-                value: Val::Pending,
-            };
-            match k.value {
+            match info.inline.take() {
                 // An inline string: the key is complete, nothing follows for it.
-                Some(value) => {
-                    let raw = k.raw.expect("an inline string is also raw");
-                    dump.keys.push(Entry { end: raw.end, value: Val::String(value.to_vec()), ..entry });
-                }
-                None => *open = Some(entry),
+                Some((value, end)) => dump.keys.push(Entry { info, end, value: Val::Data(Ev::Str(value)) }),
+                None => *open = Some(Entry { info, end: 0, value: Val::Pending }),
             }
         }
-        Event::Value(v) => {
-            let entry = open.as_mut().expect("Value outside a key");
-            add_value(&mut entry.value, v);
-        }
-        Event::KeyEnd { offset } => {
+        Ev::KeyEnd(offset) => {
             let mut entry = open.take().expect("KeyEnd outside a key");
             assert!(offset > entry.offset, "KeyEnd at {offset} for a key at {}", entry.offset);
             entry.end = offset;
             dump.keys.push(entry);
         }
-        Event::EmptyKeySkipped { db, key, encoding, offset } => {
+        Ev::Empty { db, key, encoding, offset } => {
             assert!(open.is_none(), "EmptyKeySkipped inside a key");
-            dump.skipped.push(Skipped { db, key: key.to_vec(), encoding, offset });
+            dump.skipped.push(Skipped { db, key, encoding, offset });
         }
-        Event::End(c) => dump.checksum = Some(c),
-        _ => panic!("unexpected event {event:?}"),
+        Ev::End(c) => dump.checksum = Some(c),
+        piece => add_value(&mut open.as_mut().expect("Value outside a key").value, piece),
     }
 }
 
@@ -195,66 +180,36 @@ fn group(val: &mut Val) -> &mut Group {
     stream(val).groups.last_mut().expect("group piece before any group")
 }
 
-fn add_value(val: &mut Val, piece: Value<'_>) {
-    macro_rules! extend {
-        ($variant:ident, $items:expr) => {{
-            if *val == Val::Pending {
-                *val = Val::$variant(Vec::new());
-            }
-            match val {
-                Val::$variant(all) => all.extend($items),
-                other => panic!("{} piece in a {other:?}", stringify!($variant)),
-            }
-        }};
-    }
+fn add_value(val: &mut Val, piece: Ev) {
     match piece {
-        Value::String(s) => extend!(String, s.iter().copied()),
-        Value::List(m) => {
-            assert!(!m.is_empty(), "empty batch");
-            extend!(List, m.iter().map(<[u8]>::to_vec))
-        }
-        Value::Set(m) => {
-            assert!(!m.is_empty(), "empty batch");
-            extend!(Set, m.iter().map(<[u8]>::to_vec))
-        }
-        Value::ZSet(m) => {
-            assert!(!m.is_empty(), "empty batch");
-            extend!(ZSet, m.iter().map(|(k, s)| (k.to_vec(), s)))
-        }
-        Value::Hash(m) => {
-            assert!(!m.is_empty(), "empty batch");
-            extend!(Hash, m.iter().map(|(f, v, t)| (f.to_vec(), v.to_vec(), t)))
-        }
-        Value::StreamEntries(e) => {
-            assert!(!e.is_empty(), "empty batch");
-            let s = stream(val);
-            s.entries.extend(e.iter().map(|e| (e.id, e.fields().map(|(f, v)| (f.to_vec(), v.to_vec())).collect())));
-        }
-        Value::StreamMeta(m) => {
+        Ev::Str(_) | Ev::List(_) | Ev::Set(_) | Ev::ZSet(_) | Ev::Hash(_) => match val {
+            Val::Pending => *val = Val::Data(piece),
+            Val::Data(value) => {
+                if let Some(piece) = merge(value, piece) {
+                    panic!("{piece:?} in a {value:?}");
+                }
+            }
+            other => panic!("{piece:?} in a {other:?}"),
+        },
+        Ev::Entries(e) => stream(val).entries.extend(e),
+        Ev::Meta(m) => {
             let s = stream(val);
             assert!(s.meta.is_none(), "two StreamMeta");
             s.meta = Some(m);
         }
-        Value::StreamGroup(g) => stream(val).groups.push(Group {
-            name: g.name.to_vec(),
-            last_id: g.last_id,
-            entries_read: g.entries_read,
-            pending: Vec::new(),
-            consumers: Vec::new(),
-        }),
-        Value::StreamGroupPending(p) => group(val).pending.extend(p.iter()),
-        Value::StreamConsumer(c) => group(val).consumers.push(Consumer {
-            name: c.name.to_vec(),
-            seen_ms: c.seen_ms,
-            active_ms: c.active_ms,
-            pending: Vec::new(),
-        }),
-        Value::StreamConsumerPending(ids) => {
-            let consumer = group(val).consumers.last_mut().expect("consumer PEL before any consumer");
-            consumer.pending.extend(ids.iter());
+        Ev::Group { name, last_id, entries_read } => {
+            stream(val).groups.push(Group { name, last_id, entries_read, pending: Vec::new(), consumers: Vec::new() })
         }
-        Value::StreamIdmp(i) => stream(val).idmp = Some(i),
-        Value::Module(id) => {
+        Ev::GroupPending(p) => group(val).pending.extend(p),
+        Ev::Consumer { name, seen_ms, active_ms } => {
+            group(val).consumers.push(Consumer { name, seen_ms, active_ms, pending: Vec::new() })
+        }
+        Ev::ConsumerPending(ids) => {
+            let consumer = group(val).consumers.last_mut().expect("consumer PEL before any consumer");
+            consumer.pending.extend(ids);
+        }
+        Ev::Idmp(i) => stream(val).idmp = Some(i),
+        Ev::Module(id) => {
             assert_eq!(*val, Val::Pending, "module piece after other pieces");
             *val = Val::Module(id);
         }
@@ -285,7 +240,7 @@ impl Dump {
     /// different `raw_value_max` settings.
     pub(crate) fn without_raw(mut self) -> Dump {
         for k in &mut self.keys {
-            k.raw = None;
+            k.info.raw = None;
         }
         self
     }
@@ -295,7 +250,7 @@ impl Entry {
     /// A string value.
     pub(crate) fn string(&self) -> &[u8] {
         match &self.value {
-            Val::String(s) => s,
+            Val::Data(Ev::Str(s)) => s,
             other => panic!("{:?} is not a string: {other:?}", self.key),
         }
     }
@@ -303,7 +258,7 @@ impl Entry {
     /// List elements, in order.
     pub(crate) fn list(&self) -> Vec<&[u8]> {
         match &self.value {
-            Val::List(l) => l.iter().map(Vec::as_slice).collect(),
+            Val::Data(Ev::List(l)) => l.iter().map(Vec::as_slice).collect(),
             other => panic!("{:?} is not a list: {other:?}", self.key),
         }
     }
@@ -311,7 +266,7 @@ impl Entry {
     /// Set members, sorted.
     pub(crate) fn set(&self) -> Vec<&[u8]> {
         match &self.value {
-            Val::Set(s) => {
+            Val::Data(Ev::Set(s)) => {
                 let mut v: Vec<&[u8]> = s.iter().map(Vec::as_slice).collect();
                 v.sort();
                 v
@@ -323,7 +278,7 @@ impl Entry {
     /// Sorted-set members with scores, sorted by member.
     pub(crate) fn zset(&self) -> Vec<(&[u8], f64)> {
         match &self.value {
-            Val::ZSet(z) => {
+            Val::Data(Ev::ZSet(z)) => {
                 let mut v: Vec<(&[u8], f64)> = z.iter().map(|(m, s)| (m.as_slice(), *s)).collect();
                 v.sort_by(|a, b| a.0.cmp(b.0));
                 v
@@ -335,7 +290,7 @@ impl Entry {
     /// Hash fields with values and field expiry, sorted by field.
     pub(crate) fn hash(&self) -> Vec<(&[u8], &[u8], Option<i64>)> {
         match &self.value {
-            Val::Hash(h) => {
+            Val::Data(Ev::Hash(h)) => {
                 let mut v: Vec<(&[u8], &[u8], Option<i64>)> =
                     h.iter().map(|(f, x, t)| (f.as_slice(), x.as_slice(), *t)).collect();
                 v.sort_by(|a, b| a.0.cmp(b.0));
