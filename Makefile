@@ -7,7 +7,7 @@ REDIS_SERVER ?= $(or $(REPLICANT_REDIS_SERVER),redis-server)
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .DEFAULT_GOAL := build
-.PHONY: build test lint bench bench-parse bench-check bench-sync bench-stream demo deps
+.PHONY: build test lint bench bench-parse bench-check bench-sync bench-stream bench-memory demo deps
 
 build:
 	$(CARGO) build --release
@@ -30,7 +30,7 @@ lint:
 
 # Every benchmark in docs/performance.md: the parser, then the full sync and the live stream
 # against redis-cli --pipe and a native replica.
-bench: bench-parse bench-sync bench-stream
+bench: bench-parse bench-sync bench-stream bench-memory
 
 bench-parse: deps
 	bash scripts/gen-bench-rdb.sh
@@ -47,6 +47,10 @@ bench-sync: deps
 
 bench-stream: deps
 	bash scripts/bench-stream.sh
+
+# Peak RSS of `sync --once` of a 300 MB string saved LZF-compressed vs plainly (docs/performance.md).
+bench-memory: deps
+	bash scripts/bench-memory.sh
 
 demo: deps
 	bash scripts/demo.sh

@@ -5,7 +5,10 @@
 /// The caller's input buffer never needs to hold more than about
 /// `max(batch_bytes, raw_value_max) + 64 KiB` unconsumed bytes, plus the largest single
 /// element (at most `max_buffered`). The 64 KiB is the step in which the parser releases
-/// input, so that its CRC runs over long slices.
+/// input, so that its CRC runs over long slices. A compressed string value bigger than
+/// `batch_bytes` is expanded as a stream: the caller holds the compressed bytes of one
+/// piece (about `batch_bytes` × 33/32 for data LZF cannot shrink, at most twice
+/// `batch_bytes` for any valid stream), the parser an 8 KiB window and one piece.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ParserConfig {
@@ -18,8 +21,9 @@ pub struct ParserConfig {
     /// so that it can be sent as a RESTORE payload. 0 disables. Default 512 KiB.
     pub raw_value_max: usize,
     /// The largest single element, packed container (ziplist, listpack, intset), compressed
-    /// string or module value the parser will hold whole. Default 512 MiB (Redis's own
-    /// `proto-max-bulk-len`).
+    /// element or module value the parser will hold whole. Default 512 MiB (Redis's own
+    /// `proto-max-bulk-len`). String values are not bounded by it: they come in pieces,
+    /// whether stored plainly or compressed.
     pub max_buffered: usize,
     /// When false, a key handed out raw ([`crate::Key::raw`] is `Some`) comes only raw:
     /// no `Value` pieces and no `KeyEnd` follow it (the value is still read and
@@ -79,5 +83,11 @@ impl ParserConfig {
     pub fn max_buffered(mut self, n: usize) -> Self {
         self.max_buffered = n.max(1024);
         self
+    }
+
+    /// The most decoded bytes (integers as text, expanded compressed strings) the parser
+    /// holds in scratch for a value it may still hand out raw.
+    pub(crate) fn raw_scratch_cap(&self) -> usize {
+        self.raw_value_max.saturating_mul(4).saturating_add(64 << 10)
     }
 }

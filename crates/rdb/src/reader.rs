@@ -34,7 +34,7 @@ pub(crate) enum Len {
 const ENC_INT8: u8 = 0;
 const ENC_INT16: u8 = 1;
 const ENC_INT32: u8 = 2;
-const ENC_LZF: u8 = 3;
+pub(crate) const ENC_LZF: u8 = 3;
 
 /// A position in the caller's input; `base` is the absolute offset of `buf[0]`.
 pub(crate) struct Cursor<'a> {
@@ -156,14 +156,31 @@ impl<'a> Cursor<'a> {
     }
 
     fn lzf_string(&mut self, at: u64, scratch: &mut Vec<u8>, limit: usize) -> Res<Slot> {
-        let clen = self.len()?;
-        let ulen = self.len()?;
+        let (clen, ulen) = self.lzf_lengths()?;
+        self.lzf_block(at, clen, ulen, scratch, limit)
+    }
+
+    /// The compressed and the decompressed length of an LZF string, after its `0xC3`.
+    pub(crate) fn lzf_lengths(&mut self) -> Res<(u64, u64)> {
+        Ok((self.len()?, self.len()?))
+    }
+
+    /// The compressed block of an LZF string (whose lengths were read), decompressed
+    /// whole into `scratch`. Both lengths must be within `limit`.
+    pub(crate) fn lzf_block(
+        &mut self,
+        at: u64,
+        clen: u64,
+        ulen: u64,
+        scratch: &mut Vec<u8>,
+        limit: usize,
+    ) -> Res<Slot> {
         let clen = bounded(clen, limit, "compressed string", at)?;
         let ulen = bounded(ulen, limit, "decompressed string", at)?;
         let packed = self.take(clen)?;
         let start = scratch.len();
         lzf::decompress_into(packed, ulen, scratch)
-            .map_err(|e| Error::corrupt(at, format!("bad LZF string ({e:?}, declared length {ulen})")))?;
+            .map_err(|e| Error::corrupt(at, format!("bad LZF string of declared length {ulen}: {e}")))?;
         Ok(Slot::Scratch { start, len: ulen })
     }
 

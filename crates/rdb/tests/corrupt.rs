@@ -9,8 +9,8 @@
 //!   and every error names its offset or concerns the whole stream.
 //! - Checksums: a wrong trailer gives `ChecksumMismatch`, a zero one `Disabled`.
 //! - Random garbage after a valid header never panics.
-//! - Declared lengths of 2^62 give `TooLarge` (or, for values that stream, `Truncated`)
-//!   without allocating.
+//! - Declared lengths of 2^62 give `TooLarge` (or, for values that stream, including
+//!   compressed string values, `Truncated` or `Corrupt`) without allocating.
 //! - A deterministic mutation loop over the small fixtures (20k inputs), which also checks
 //!   that the outcome does not depend on how the input is split. It stands in for the
 //!   cargo-fuzz target in `fuzz/` where nightly is not available.
@@ -247,10 +247,10 @@ fn huge_declared_lengths_are_too_large() {
         ("hash value", [&[4u8, 1, b'k', 1, 1, b'f'][..], &h].concat(), 17),
         // A ziplist blob (type 10).
         ("ziplist blob", [&[10u8, 1, b'k'][..], &h].concat(), 14),
-        // LZF string: compressed length 2^62.
-        ("lzf clen", [&[0u8, 1, b'k', 0xc3][..], &h, &[0x05]].concat(), 14),
-        // LZF string: decompressed length 2^62.
-        ("lzf ulen", [&[0u8, 1, b'k', 0xc3, 0x05][..], &h].concat(), 14),
+        // LZF set member (held whole, unlike a string value): compressed length 2^62.
+        ("lzf clen", [&[2u8, 1, b'k', 1, 0xc3][..], &h, &[0x05]].concat(), 15),
+        // LZF set member: decompressed length 2^62.
+        ("lzf ulen", [&[2u8, 1, b'k', 1, 0xc3, 0x05][..], &h].concat(), 15),
         // A stream's listpack, after 1 node and its 16-byte master ID.
         ("stream listpack", [&[21u8, 1, b's', 1, 16][..], &[0; 16], &h].concat(), 32),
     ];
@@ -292,6 +292,22 @@ fn huge_streaming_values_are_truncated_not_allocated() {
     assert!(matches!(r.result, Err(Error::Truncated { offset, .. }) if offset == data.len() as u64), "{:?}", r.result);
     assert!(r.events.iter().filter(|e| e.starts_with("Value(String(")).count() >= 20);
     assert!(matches!(support::minimal(&data, cfg.clone()), Err(Error::Truncated { .. })));
+
+    // LZF string values declaring 2^62 compressed or decompressed bytes: expanded as a
+    // stream, so cut off or corrupt, never sized from the declared lengths.
+    let packed = lzf::compress(&vec![b'x'; 100_000]).unwrap();
+    for (what, lens) in
+        [("clen", [&h[..], &[0x80, 0, 1, 0x86, 0xa0]].concat()), ("ulen", [&[0x40, 0xff][..], &h].concat())]
+    {
+        let data = [&b"REDIS0011\xfe\x00\x00\x01k\xc3"[..], &lens, &packed].concat();
+        let r = run(&data, cfg.clone(), || usize::MAX);
+        assert!(
+            matches!(r.result, Err(Error::Truncated { .. }) | Err(Error::Corrupt { .. })),
+            "lzf {what}: {:?}",
+            r.result
+        );
+        assert_eq!(r, run(&data, cfg.clone(), || 1), "lzf {what}: byte by byte");
+    }
 
     // Sets, lists, hashes and sorted sets declaring 2^62 elements, with two present.
     for ty in [1u8, 2, 3, 4, 5] {

@@ -4,7 +4,7 @@
 use super::{KeyCtx, Out, Parser, Ready, Top};
 use crate::event::{Checksum, ModuleId};
 use crate::format::{Encoding, Format, Kind, Opcode};
-use crate::reader::{Cursor, Len, Res};
+use crate::reader::{Cursor, Len, Res, ENC_LZF};
 use crate::slot::Slot;
 use crate::value::{skip_module_ops, ItemKind, ValueState};
 use crate::Error;
@@ -119,17 +119,30 @@ impl Parser {
     }
 
     /// Fast path for the commonest value, a plain string of at most one piece, or an
-    /// integer or LZF-compressed one, that is already in the input: read with its key,
-    /// yielding exactly the events the general path would. Anything else (including any
-    /// error, which the general path then reports) is left to the string decoder.
+    /// integer, or an LZF-compressed one of at most a piece both ways, that is already in
+    /// the input: read with its key, yielding exactly the events the general path would.
+    /// Anything else (including any error, which the general path then reports) is left
+    /// to the string decoder.
     pub(super) fn small_string(&mut self, cur: &mut Cursor<'_>) {
         let (mark, scratch_mark) = (cur.pos(), self.scratch.len());
         let at = cur.offset();
+        let piece = self.cfg.batch_bytes as u64;
         let read = match cur.len_or_special() {
-            Ok(Len::Plain(n)) if n <= self.cfg.batch_bytes as u64 => {
+            Ok(Len::Plain(n)) if n <= piece => {
                 let (start, len) = (cur.offset(), n as usize);
                 cur.take(len).map(|_| Slot::Input { start, len })
             }
+            // A compressed string bigger than a piece is left to the string decoder,
+            // which expands it a piece at a time.
+            Ok(Len::Special(ENC_LZF)) => match cur.lzf_lengths() {
+                Ok((clen, ulen)) if clen <= piece && ulen <= piece => {
+                    cur.lzf_block(at, clen, ulen, &mut self.scratch, self.cfg.max_buffered)
+                }
+                _ => {
+                    cur.set_pos(mark);
+                    return;
+                }
+            },
             Ok(Len::Special(enc)) => cur.special_string(enc, at, &mut self.scratch, self.cfg.max_buffered),
             _ => {
                 cur.set_pos(mark);

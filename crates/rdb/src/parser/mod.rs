@@ -83,6 +83,9 @@ pub struct Parser {
     slots: Vec<Slot>,
     node_fields: Vec<u8>,
     node_ranges: Vec<(usize, usize)>,
+    /// The window of a compressed string value being expanded as a stream (see
+    /// `value::seq::LzfStream`): at most `batch_bytes` plus 8 KiB and a little.
+    window: Vec<u8>,
     queue: VecDeque<Out>,
     open: Option<Open>,
 }
@@ -199,6 +202,7 @@ impl Parser {
             slots: Vec::new(),
             node_fields: Vec::new(),
             node_ranges: Vec::new(),
+            window: Vec::new(),
             queue: VecDeque::new(),
             open: None,
         }
@@ -375,6 +379,8 @@ impl Parser {
             piece: self.cfg.batch_bytes,
             room: self.cfg.batch_items.saturating_sub(self.open.map_or(0, |o| o.items)).max(1),
             bytes_room: self.cfg.batch_bytes.saturating_sub(self.open.map_or(0, |o| o.bytes)).max(1),
+            window: &mut self.window,
+            declared: None,
         };
         let step = match self.value.step(&mut cx) {
             Ok(step) => step,
@@ -386,6 +392,16 @@ impl Parser {
             }
         };
         let end = self.consumed + cx.cur.pos() as u64;
+        if let (Some(declared), Some(key)) = (cx.declared, self.key.as_mut()) {
+            // The value is known to end past the raw limit, or to decode to more than
+            // scratch may hold for a raw value: not raw, decided now rather than wherever
+            // the input happens to be split, and before anything is held for it.
+            if declared.end.saturating_sub(key.value_start) > key.raw_limit
+                || declared.decoded > self.cfg.raw_scratch_cap() as u64
+            {
+                key.raw_ok = false;
+            }
+        }
         let bytes = (end - self.scan) as usize + (self.scratch.len() - scratch_mark);
         self.scan = end;
         match step {
@@ -439,7 +455,7 @@ impl Parser {
 
     /// Stops treating the current value as a raw candidate once it grows too big.
     fn check_raw(&mut self) {
-        let scratch_cap = 4 * self.cfg.raw_value_max + (64 << 10);
+        let scratch_cap = self.cfg.raw_scratch_cap();
         let (scratch, slots) = (self.scratch.len(), self.slots.len());
         if let Some(key) = self.key.as_mut() {
             let limit = key.raw_limit;
@@ -504,5 +520,61 @@ impl Parser {
             }
             None => self.scratch.clear(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A compressed string value of 8 MiB is expanded a piece at a time: the parser holds
+    /// a window of one piece plus 8 KiB, and scratch one piece, never the value.
+    #[test]
+    fn a_big_compressed_string_holds_one_piece() {
+        let mut text = Vec::new();
+        for i in 0..1_000_000u32 {
+            text.extend_from_slice(format!("value-{}-", i % 37).as_bytes());
+        }
+        let packed = lzf::compress(&text).unwrap();
+        let mut data = b"REDIS0011\xfe\x00\x00\x01k\xc3".to_vec();
+        for n in [packed.len(), text.len()] {
+            data.push(0x80);
+            data.extend_from_slice(&(n as u32).to_be_bytes());
+        }
+        data.extend_from_slice(&packed);
+        data.push(0xff);
+        let crc = crate::crc64(&data);
+        data.extend_from_slice(&crc.to_le_bytes());
+
+        let piece = 256 << 10;
+        let mut parser = Parser::new(ParserConfig::default().batch_bytes(piece));
+        let (mut fed, mut buf, mut out) = (0, Vec::new(), Vec::new());
+        let (mut scratch_max, mut window_max) = (0, 0);
+        loop {
+            match parser.parse(&buf).unwrap() {
+                Status::Event { event, consumed } => {
+                    let end = matches!(event, Event::End(Checksum::Verified(_)));
+                    if let Event::Value(crate::Value::String(s)) = event {
+                        out.extend_from_slice(s);
+                    }
+                    buf.drain(..consumed);
+                    if end {
+                        break;
+                    }
+                }
+                Status::NeedMore { .. } => {
+                    let take = (data.len() - fed).min(64 << 10);
+                    assert!(take > 0, "ran out of input");
+                    buf.extend_from_slice(&data[fed..fed + take]);
+                    fed += take;
+                }
+            }
+            scratch_max = scratch_max.max(parser.scratch.capacity());
+            window_max = window_max.max(parser.window.capacity());
+        }
+        assert_eq!(out, text);
+        assert!(text.len() > 8 << 20 && packed.len() < text.len() / 10);
+        assert!(scratch_max <= piece + 1024, "scratch reached {scratch_max}");
+        assert!(window_max <= piece + (9 << 10), "window reached {window_max}");
     }
 }

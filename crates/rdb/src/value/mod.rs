@@ -34,6 +34,21 @@ pub(crate) struct Cx<'a, 's> {
     pub(crate) room: usize,
     /// How many more bytes the open batch takes before it closes (at least 1).
     pub(crate) bytes_room: usize,
+    /// Where a compressed string value too big to hold whole is expanded: the history a
+    /// back reference can reach, then the piece being filled. Kept between steps.
+    pub(crate) window: &'s mut Vec<u8>,
+    /// Set by a step that learns how big the value will be (a streamed compressed
+    /// string), so that the driver can decide at once whether it is raw.
+    pub(crate) declared: Option<Declared>,
+}
+
+/// The size a value declares before it is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Declared {
+    /// Offset just past the value's encoded bytes.
+    pub(crate) end: u64,
+    /// Bytes it decodes to in scratch.
+    pub(crate) decoded: u64,
 }
 
 impl Cx<'_, '_> {
