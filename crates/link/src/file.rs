@@ -5,9 +5,10 @@
 
 use std::sync::atomic::Ordering;
 
-use replicant_rdb::{Event as RdbEvent, Parser, ParserConfig, Status};
+use replicant_rdb::{Parser, ParserConfig};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
+use crate::feed::{feed, Fed};
 use crate::{LinkError, LinkState, LinkStatus, Sink};
 
 /// An RDB to load: where its bytes come from and what to call it in messages.
@@ -51,7 +52,11 @@ pub async fn load_rdb<R: AsyncRead + Unpin, S: Sink>(
     let mut start = 0;
     let mut eof = false;
     loop {
-        let (used, outcome) = feed(&mut parser, buf.get(start..).unwrap_or_default(), sink, status, &file.name)?;
+        let (used, outcome) =
+            feed(&mut parser, buf.get(start..).unwrap_or_default(), sink, status).map_err(|e| match e {
+                LinkError::Rdb(source) => LinkError::FileRdb { name: file.name.clone(), source },
+                other => other,
+            })?;
         start += used;
         status.rdb_bytes.fetch_add(used as u64, Ordering::Relaxed);
         match outcome {
@@ -77,44 +82,6 @@ pub async fn load_rdb<R: AsyncRead + Unpin, S: Sink>(
     sink.ready().await.map_err(LinkError::Sink)?;
     status.set_state(LinkState::Stopped);
     Ok(Loaded { rdb_bytes, trailing })
-}
-
-/// How far one pass over the buffer got.
-enum Fed {
-    /// The RDB ended.
-    Ended,
-    /// The parser needs this many bytes (from the unconsumed start) to go on.
-    NeedMore(usize),
-}
-
-/// Parses what `region` holds, delivering each event; returns the bytes consumed.
-fn feed<S: Sink>(
-    parser: &mut Parser,
-    region: &[u8],
-    sink: &mut S,
-    status: &LinkStatus,
-    name: &str,
-) -> Result<(usize, Fed), LinkError> {
-    let mut used = 0;
-    loop {
-        let status_now = parser
-            .parse(region.get(used..).unwrap_or_default())
-            .map_err(|source| LinkError::FileRdb { name: name.to_string(), source })?;
-        match status_now {
-            Status::Event { event, consumed } => {
-                if let RdbEvent::Key(_) = event {
-                    status.rdb_keys.fetch_add(1, Ordering::Relaxed);
-                }
-                let end = matches!(event, RdbEvent::End(_));
-                sink.rdb_event(&event).map_err(LinkError::Sink)?;
-                used += consumed;
-                if end {
-                    return Ok((used, Fed::Ended));
-                }
-            }
-            Status::NeedMore { needed } => return Ok((used, Fed::NeedMore(needed))),
-        }
-    }
 }
 
 /// Reads until `buf` holds at least `needed` bytes or the input ends; `true` at the end.

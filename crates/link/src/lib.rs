@@ -19,6 +19,7 @@
 
 mod config;
 mod error;
+mod feed;
 mod file;
 mod session;
 mod sink;

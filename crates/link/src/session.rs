@@ -7,11 +7,12 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use replicant_rdb::{Event as RdbEvent, Parser, Status};
+use replicant_rdb::Parser;
 use replicant_repl::{Event, Input, ReplId, Replica, ResumePoint};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::time::Instant;
 
+use crate::feed::{feed, Fed};
 use crate::{FullResyncPolicy, LinkConfig, LinkError, LinkState, LinkStatus, Sink};
 
 /// Follows the master until `shutdown` resolves (`Ok`) or a final error.
@@ -217,7 +218,8 @@ impl Link {
 }
 
 /// Feeds snapshot bytes to the parser until it needs more or the RDB ends; returns the
-/// bytes it consumed and whether the RDB ended.
+/// bytes it consumed and whether the RDB ended. `last`: the region is all the snapshot
+/// there is, so needing more is a snapshot cut short.
 fn feed_rdb<S: Sink>(
     parser: &mut Parser,
     region: &[u8],
@@ -225,27 +227,12 @@ fn feed_rdb<S: Sink>(
     sink: &mut S,
     status: &LinkStatus,
 ) -> Result<(usize, bool), LinkError> {
-    let mut used = 0;
-    loop {
-        match parser.parse(region.get(used..).unwrap_or_default())? {
-            Status::Event { event, consumed } => {
-                if let RdbEvent::Key(_) = event {
-                    status.rdb_keys.fetch_add(1, Ordering::Relaxed);
-                }
-                let end = matches!(event, RdbEvent::End(_));
-                sink.rdb_event(&event).map_err(LinkError::Sink)?;
-                used += consumed;
-                if end {
-                    return Ok((used, true));
-                }
-            }
-            Status::NeedMore { needed } => {
-                if last && needed > region.len() - used {
-                    return Err(LinkError::SnapshotCut { received: parser.offset() + (region.len() - used) as u64 });
-                }
-                return Ok((used, false));
-            }
+    match feed(parser, region, sink, status)? {
+        (used, Fed::Ended) => Ok((used, true)),
+        (used, Fed::NeedMore(needed)) if last && needed > region.len() - used => {
+            Err(LinkError::SnapshotCut { received: parser.offset() + (region.len() - used) as u64 })
         }
+        (used, Fed::NeedMore(_)) => Ok((used, false)),
     }
 }
 

@@ -88,15 +88,7 @@ fn expand(input: &[u8], buf: &mut [u8]) -> Result<usize, LzfError> {
             if op + len > cap {
                 return Err(LzfError::WrongLength { produced: op + len });
             }
-            let from = op - back;
-            let (done, rest) = buf.split_at_mut(op);
-            if let (true, Some(src), Some(dst)) = (len <= 16, done.get(from..from + 16), rest.get_mut(..16)) {
-                dst.copy_from_slice(src);
-            } else if back >= len {
-                buf.copy_within(from..from + len, op);
-            } else {
-                repeat(buf, from, op, len);
-            }
+            copy_back(buf, op, back, len).ok_or(LzfError::WrongLength { produced: op + len })?;
             op += len;
         }
     }
@@ -188,23 +180,32 @@ pub(crate) fn expand_some(
             if op + len > limit {
                 return Err((LzfError::WrongLength { produced: op + len }, i, op));
             }
-            let from = op - back;
-            // `op + len <= limit <= buf.len()`, so the split and the copies are in range.
-            let Some((done, rest)) = buf.split_at_mut_checked(op) else {
-                return Err((LzfError::WrongLength { produced: op + len }, i, op));
-            };
-            if let (true, Some(src), Some(dst)) = (len <= 16, done.get(from..from + 16), rest.get_mut(..16)) {
-                dst.copy_from_slice(src);
-            } else if back >= len {
-                buf.copy_within(from..from + len, op);
-            } else {
-                repeat(buf, from, op, len);
-            }
+            // `op + len <= limit <= buf.len()`, so the copy is in range.
+            copy_back(buf, op, back, len).ok_or((LzfError::WrongLength { produced: op + len }, i, op))?;
             i += size;
             op += len;
         }
     }
     Ok(Partial { read: i, op, need: 0 })
+}
+
+/// Writes a back reference: `len` bytes at `op`, copied from `back` bytes before it. The
+/// caller checked `back <= op`; `None` when `op + len` does not fit in `buf`. Short copies
+/// that do not overlap move 16 bytes at once (the window has room past its end).
+fn copy_back(buf: &mut [u8], op: usize, back: usize, len: usize) -> Option<()> {
+    let from = op.checked_sub(back)?;
+    if op.checked_add(len)? > buf.len() {
+        return None;
+    }
+    let (done, rest) = buf.split_at_mut_checked(op)?;
+    if let (true, Some(src), Some(dst)) = (len <= 16, done.get(from..from + 16), rest.get_mut(..16)) {
+        dst.copy_from_slice(src);
+    } else if back >= len {
+        buf.copy_within(from..from + len, op);
+    } else {
+        repeat(buf, from, op, len);
+    }
+    Some(())
 }
 
 /// Copies `len` bytes from `from` to `op` (both in `buf`) front to back, where the
