@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::checkpoint::StateDir;
-use super::job::{self, JobSpec};
+use super::job::{self, Carried, JobSpec};
 use super::plan::{Plan, Source};
 use super::report;
 use super::status::JobStatus;
@@ -67,13 +67,14 @@ impl Controller {
     pub(crate) async fn start(&self, source: Source) {
         let mut running = self.running.lock().await;
         stop(running.take()).await;
+        let carried = self.carried();
         let (host, port) = source.label();
-        let status = Arc::new(JobStatus::new(&host, port));
+        let status = Arc::new(JobStatus::new(&host, port, source.addr()));
         if let Ok(mut shown) = self.shown.lock() {
             *shown = (Some(status.clone()), true);
         }
         let (stop_tx, stop_rx) = watch::channel(false);
-        let spec = JobSpec { plan: self.plan.clone(), source, state: self.state.clone() };
+        let spec = JobSpec { plan: self.plan.clone(), source, state: self.state.clone(), carried };
         let events = self.events.clone();
         let task = tokio::spawn(async move {
             let result = job::run(spec, status, stop_rx).await;
@@ -83,6 +84,17 @@ impl Controller {
             let _ = events.send(Event::JobEnded(result.map_err(|e| format!("{e:#}"))));
         });
         *running = Some(Running { stop: stop_tx, task });
+    }
+
+    /// Without a state directory, where the last job (stopped by now) left the target: the
+    /// next job continues that replication history, on whichever master holds it.
+    fn carried(&self) -> Option<Carried> {
+        if self.state.is_some() {
+            return None;
+        }
+        let last = self.status()?;
+        let at = last.writer.get()?.resume_point()?;
+        Some(Carried { master: last.addr.clone(), target: self.plan.target.addr(), at })
     }
 
     /// Stops the job, if any: drains the writer and stores the final checkpoint.

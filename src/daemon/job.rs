@@ -29,6 +29,8 @@ pub(crate) struct JobSpec {
     pub(crate) plan: Arc<Plan>,
     pub(crate) source: Source,
     pub(crate) state: Option<Arc<StateDir>>,
+    /// Without a state directory: where the job before this one left the target.
+    pub(crate) carried: Option<Carried>,
 }
 
 /// Runs the job until `stop` turns true, the snapshot is applied under `once`, or an
@@ -72,8 +74,9 @@ async fn follow_master(
 ) -> anyhow::Result<()> {
     let plan = &spec.plan;
     let (source, target) = (master.addr(), plan.target.addr());
-    let (resume, partial_snapshot) = read_checkpoint(spec.state.as_deref(), &source, &target)?;
-    let mut writer = connect_writer(plan, status, resume.is_some(), partial_snapshot).await?;
+    let start = read_start(spec.state.as_deref(), spec.carried.as_ref(), &source, &target)?;
+    let resume = start.resume;
+    let mut writer = connect_writer(plan, status, resume.is_some(), start.partial_snapshot).await?;
     let progress = writer.progress();
     if resume.is_none() {
         let (master, status) = (master.clone(), status.clone());
@@ -85,7 +88,8 @@ async fn follow_master(
     }
     match (resume, &spec.state) {
         (Some(at), _) => {
-            tracing::info!(replid = %at.replid, offset = at.offset, db = at.db, "Resuming from the checkpoint.");
+            let from = if spec.state.is_some() { "the checkpoint" } else { "where the last job left the target" };
+            tracing::info!(replid = %at.replid, offset = at.offset, db = at.db, "Resuming from {from}.");
             let markers = writer.resume_exactly(at).await?;
             if writer.exactly_once() {
                 tracing::info!(markers, "Exactly once: commands the target applied after the checkpoint are skipped.");
@@ -136,13 +140,22 @@ async fn follow_master(
         link.commands.load(std::sync::atomic::Ordering::Relaxed),
         link.offset.load(std::sync::atomic::Ordering::Relaxed),
     );
-    if let (Err(replicant_link::LinkError::FullResyncRefused { .. }), Some(state)) = (&result, &spec.state) {
-        let file = state.checkpoint_file();
+    if let Err(replicant_link::LinkError::FullResyncRefused { .. }) = &result {
+        let on = match &start.previous_master {
+            Some(previous) => format!(
+                "the history was followed on {previous}, and {source} does not hold it (it is not a replica \
+                 promoted from that master, or its backlog no longer reaches the offset); "
+            ),
+            None => String::new(),
+        };
+        let what = match &spec.state {
+            Some(state) => format!("the checkpoint {}", state.checkpoint_file().display()),
+            None => "the copy on the target".to_string(),
+        };
         return result.with_context(|| {
             format!(
-                "the checkpoint {} cannot be continued; to start over with a full sync, remove it and run again \
-                 with an empty target or target.existing_data = \"replace\"",
-                file.display()
+                "{on}{what} cannot be continued; to start over with a full sync, remove the checkpoint and run \
+                 again with an empty target or target.existing_data = \"replace\" (or allow sync.full_resync)"
             )
         });
     }
@@ -213,26 +226,65 @@ async fn open_rdb(path: &Path) -> anyhow::Result<RdbFile<Box<dyn AsyncRead + Sen
     Ok(RdbFile { reader: Box::new(file), name, size })
 }
 
-/// Where to resume from, and whether the target holds a partial snapshot of this pair.
-fn read_checkpoint(
+/// Where a job starts: what the checkpoint (or, without a state directory, the job before
+/// it in this process) says about the target.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Start {
+    /// Continue the replication history from here with `PSYNC`.
+    pub(crate) resume: Option<ResumePoint>,
+    /// An earlier run stopped during its full sync: the target holds part of a snapshot.
+    pub(crate) partial_snapshot: bool,
+    /// The master the history was followed on, when it is not this one (a failover).
+    pub(crate) previous_master: Option<String>,
+}
+
+/// Reads the starting point. A checkpoint is about the target and the replication history
+/// (ID and offset), not the master's address: on another master (a promoted replica after a
+/// failover, `REPLICAOF` elsewhere, another `--source`) the job first tries to continue the
+/// same history with `PSYNC`, as a replica does after a failover.
+fn read_start(
     state: Option<&StateDir>,
+    carried: Option<&Carried>,
     source: &str,
     target: &str,
-) -> anyhow::Result<(Option<ResumePoint>, bool)> {
-    let Some(checkpoint) = state.map(StateDir::load).transpose()?.flatten() else { return Ok((None, false)) };
-    if checkpoint.ends() != (source, target) {
-        let (s, t) = checkpoint.ends();
-        tracing::warn!(
-            checkpoint_source = s,
-            checkpoint_target = t,
-            "The checkpoint is about another master or target; starting with a full sync."
-        );
-        return Ok((None, false));
+) -> anyhow::Result<Start> {
+    let found = match state {
+        Some(state) => state.load()?.map(|c| {
+            let (s, t) = c.ends();
+            (s.to_string(), t.to_string(), c.resume_point())
+        }),
+        None => carried.map(|c| (c.master.clone(), c.target.clone(), Ok(Some(c.at)))),
+    };
+    let Some((s, t, resume)) = found else { return Ok(Start::default()) };
+    if t != target {
+        tracing::warn!(checkpoint_target = t, "The checkpoint is about another target; starting with a full sync.");
+        return Ok(Start::default());
     }
-    match checkpoint.resume_point()? {
-        Some(at) => Ok((Some(at), false)),
-        None => Ok((None, true)),
+    let previous_master = (s != source).then_some(s);
+    match resume? {
+        Some(at) => {
+            if let Some(previous) = &previous_master {
+                tracing::info!(
+                    previous_master = %previous,
+                    replid = %at.replid,
+                    offset = at.offset,
+                    "The replication history was followed on another master; asking this one to continue it (PSYNC)."
+                );
+            }
+            Ok(Start { resume: Some(at), partial_snapshot: false, previous_master })
+        }
+        None => Ok(Start { resume: None, partial_snapshot: true, previous_master }),
     }
+}
+
+/// What a job leaves to the next one in this process when there is no state directory: the
+/// point up to which the target holds the history, so that `REPLICAOF` to a promoted replica
+/// continues it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Carried {
+    pub(crate) master: String,
+    pub(crate) target: String,
+    pub(crate) at: ResumePoint,
 }
 
 /// Stores the checkpoint whenever the acknowledged resume point moves.

@@ -22,6 +22,14 @@ pub(crate) enum Source {
 }
 
 impl Source {
+    /// `host:port` (`[v6]:port`), or the file's path.
+    pub(crate) fn addr(&self) -> String {
+        match self {
+            Source::Master(e) => e.addr(),
+            Source::RdbFile(path) => path.display().to_string(),
+        }
+    }
+
     /// How `INFO` and the logs name it: host and port, or the file and port 0.
     pub(crate) fn label(&self) -> (String, u16) {
         match self {

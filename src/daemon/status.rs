@@ -13,6 +13,8 @@ use replicant_pipeline::WriterProgress;
 pub(crate) struct JobStatus {
     pub(crate) host: String,
     pub(crate) port: u16,
+    /// The source as checkpoints name it: `host:port`, or the file.
+    pub(crate) addr: String,
     pub(crate) link: Arc<LinkStatus>,
     /// Set once the writer is connected.
     pub(crate) writer: OnceLock<Arc<WriterProgress>>,
@@ -37,10 +39,11 @@ pub(crate) enum Stage {
 }
 
 impl JobStatus {
-    pub(crate) fn new(host: &str, port: u16) -> Self {
+    pub(crate) fn new(host: &str, port: u16, addr: String) -> Self {
         JobStatus {
             host: host.to_string(),
             port,
+            addr,
             link: Arc::default(),
             writer: OnceLock::new(),
             errors: AtomicU64::new(0),

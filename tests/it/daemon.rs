@@ -4,93 +4,14 @@
 
 use std::io::Read;
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use replicant_testkit::{fill, free_port, snapshot, wait_until_same, RedisServer};
 
-/// A `replicant` process, killed on drop; its log is printed when a test fails.
-struct Daemon {
-    child: Child,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Daemon {
-    fn start(args: &[&str]) -> Daemon {
-        let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("replicant.log");
-        let file = std::fs::File::create(&log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_replicant"))
-            .args(args)
-            .env("REPLICANT_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(file)
-            .spawn()
-            .expect("start replicant");
-        Daemon { child, log, _dir: dir }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Waits for the process to exit; returns whether it succeeded.
-    fn wait_exit(&mut self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.success();
-            }
-            assert!(Instant::now() < deadline, "replicant did not exit:\n{}", self.log());
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn signal(&self, name: &str) {
-        let ok = Command::new("kill").args([name, &self.child.id().to_string()]).status().unwrap().success();
-        assert!(ok, "kill {name} failed");
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!("--- replicant log ---\n{}", self.log());
-        }
-    }
-}
-
-/// Polls `check` until it holds.
-fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(25));
-    }
-}
-
-fn admin(port: u16) -> redis::Connection {
-    let mut conn = None;
-    wait_for("the admin port", Duration::from_secs(30), || {
-        conn = redis::Client::open(format!("redis://127.0.0.1:{port}")).unwrap().get_connection().ok();
-        conn.is_some()
-    });
-    conn.unwrap()
-}
-
-fn info(conn: &mut redis::Connection, section: &str) -> String {
-    redis::cmd("INFO").arg(section).query(conn).unwrap()
-}
-
-fn field(info: &str, name: &str) -> Option<String> {
-    info.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(':')).map(|v| v.trim().to_string())
-}
+use crate::process::{admin, field, info, wait_for, Daemon};
 
 fn http_get(port: u16, path: &str) -> String {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -222,8 +143,7 @@ fn kill_and_restart(source: &RedisServer, target: &RedisServer, state: &Path, ex
     wait_for("the checkpoint to move under load", Duration::from_secs(60), || {
         checkpoint_offset(state).is_some_and(|o| o > first_checkpoint) && done.load(Ordering::Relaxed) > 300
     });
-    first.child.kill().unwrap();
-    first.child.wait().unwrap();
+    first.kill();
     let writes_at_kill = done.load(Ordering::Relaxed);
     wait_for("more writes while replicant is down", Duration::from_secs(30), || {
         done.load(Ordering::Relaxed) > writes_at_kill + 100
@@ -389,8 +309,7 @@ fn a_checkpoint_the_backlog_no_longer_holds_stops_with_what_to_do() {
     let args = ["sync", "--source", &source.url(), "--target", &target.url(), "--state-dir", state_dir];
     let mut first = Daemon::start(&args);
     wait_for("a streaming checkpoint", Duration::from_secs(60), || checkpoint_offset(state.path()).is_some());
-    first.child.kill().unwrap();
-    first.child.wait().unwrap();
+    first.kill();
     fill::fill_strings(&mut source.conn(), 2_000, 100);
     let out = crate::cli::replicant(&args);
     let err = String::from_utf8_lossy(&out.stderr);

@@ -4,6 +4,8 @@
 
 mod cli;
 mod daemon;
+mod failover;
+mod process;
 mod rdb_corpus;
 mod rdb_restore;
 mod rdb_roundtrip;
