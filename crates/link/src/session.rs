@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use replicant_rdb::Parser;
-use replicant_repl::{Event, Input, ReplId, Replica, ResumePoint};
+use replicant_repl::{Event, Input, ReplError, ReplId, Replica, ResumePoint};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::time::Instant;
 
@@ -37,6 +37,7 @@ pub async fn run<S: Sink>(
             }
         };
         let Err(err) = outcome else { continue };
+        link.status.set_last_error(&err);
         if link.streamed {
             failures = 0;
             pause = link.cfg.backoff;
@@ -108,7 +109,12 @@ impl Link {
     /// One connection: connect, handshake, snapshot or continue, stream. Returns only with
     /// an error (a closed connection is one).
     async fn session<S: Sink>(&mut self, sink: &mut S) -> Result<(), LinkError> {
-        let stream = replicant_net::connect(&self.cfg.master).await?;
+        // A master that accepts and then says nothing (or a TLS handshake that stalls) is
+        // as dead as a silent link: the same timeout applies.
+        let limit = self.cfg.replica.timeout;
+        let stream = tokio::time::timeout(limit, replicant_net::connect(&self.cfg.master))
+            .await
+            .map_err(|_| ReplError::Timeout { secs: limit.as_secs() })??;
         self.status.connections.fetch_add(1, Ordering::Relaxed);
         let (mut rd, mut wr) = tokio::io::split(stream);
         let mut replica = Replica::new(self.cfg.replica.clone().resume(self.resume));
@@ -122,10 +128,10 @@ impl Link {
                 replica.set_committed(committed);
             }
             sink.ready().await.map_err(LinkError::Sink)?;
-            transmit(&mut replica, &mut wr).await?;
+            transmit(&mut replica, &mut wr, limit).await?;
             buf.make_room(self.cfg.read_size);
             wait_for_input(&mut replica, &mut rd, &mut buf).await?;
-            transmit(&mut replica, &mut wr).await?;
+            transmit(&mut replica, &mut wr, limit).await?;
         }
     }
 
@@ -236,15 +242,26 @@ fn feed_rdb<S: Sink>(
     }
 }
 
-/// Sends what the replica wants sent.
-async fn transmit<W: tokio::io::AsyncWrite>(replica: &mut Replica, wr: &mut WriteHalf<W>) -> Result<(), LinkError> {
+/// Sends what the replica wants sent. A master that takes none of it for `limit` (its
+/// side of a half-open link) ends the connection like a silent one.
+async fn transmit<W: tokio::io::AsyncWrite>(
+    replica: &mut Replica,
+    wr: &mut WriteHalf<W>,
+    limit: Duration,
+) -> Result<(), LinkError> {
     while let Some(bytes) = replica.poll_transmit() {
-        wr.write_all(&bytes).await?;
+        tokio::time::timeout(limit, wr.write_all(&bytes))
+            .await
+            .map_err(|_| ReplError::Timeout { secs: limit.as_secs() })??;
     }
     Ok(())
 }
 
 /// Reads more bytes, or handles the replica's timer.
+///
+/// Reading comes first: when the sink held the loop up (a slow target), bytes the master
+/// sent meanwhile wait in the socket, and the master was not silent. A due timer is also
+/// handled after a read, so that a busy stream does not hold back the ACKs.
 async fn wait_for_input<R: tokio::io::AsyncRead>(
     replica: &mut Replica,
     rd: &mut ReadHalf<R>,
@@ -253,11 +270,16 @@ async fn wait_for_input<R: tokio::io::AsyncRead>(
     let deadline = replica.poll_timeout().map(Instant::from_std);
     let far = Instant::now() + Duration::from_secs(3600);
     tokio::select! {
+        biased;
         read = rd.read_buf(&mut buf.buf) => {
             if read? == 0 {
                 return Err(LinkError::Closed);
             }
-            replica.handle_received(Instant::now().into_std());
+            let now = Instant::now();
+            replica.handle_received(now.into_std());
+            if deadline.is_some_and(|d| now >= d) {
+                replica.handle_timeout(now.into_std())?;
+            }
         }
         () = tokio::time::sleep_until(deadline.unwrap_or(far)) => {
             replica.handle_timeout(Instant::now().into_std())?;

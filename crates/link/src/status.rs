@@ -36,6 +36,7 @@ impl LinkState {
 pub struct LinkStatus {
     state: AtomicU8,
     replid: Mutex<Option<String>>,
+    last_error: Mutex<Option<String>>,
     /// Offset of the last stream byte received.
     pub offset: AtomicU64,
     /// Snapshot bytes received in the current or last full sync.
@@ -85,6 +86,25 @@ impl LinkStatus {
     pub(crate) fn set_replid(&self, id: Option<String>) {
         if let Ok(mut g) = self.replid.lock() {
             *g = id;
+        }
+    }
+
+    /// What ended the last connection (with its causes), e.g. `no data from the master
+    /// for 60 s (timeout)`; `None` while the first connection lasts.
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error.lock().ok().and_then(|g| g.clone())
+    }
+
+    pub(crate) fn set_last_error(&self, error: &dyn std::error::Error) {
+        let mut text = error.to_string();
+        let mut source = error.source();
+        while let Some(s) = source {
+            text.push_str(": ");
+            text.push_str(&s.to_string());
+            source = s.source();
+        }
+        if let Ok(mut g) = self.last_error.lock() {
+            *g = Some(text);
         }
     }
 }

@@ -12,7 +12,7 @@ use replicant_link::{LinkError, LinkState};
 use replicant_net::{Endpoint, TlsOptions};
 use replicant_repl::ReplId;
 use replicant_testkit::{free_port, RedisServer};
-use support::{eventually, info_u64, Proxy, Running, Writer};
+use support::{eventually, info_u64, FaultProxy, Running, Writer};
 
 fn master(diskless: bool) -> RedisServer {
     let master = RedisServer::builder()
@@ -90,9 +90,9 @@ fn client_kill_ends_in_a_partial_resync() {
 #[test]
 fn a_proxy_dropping_the_connection_mid_stream_ends_in_a_partial_resync() {
     let master = master(true);
-    let proxy = Proxy::start(master.port());
+    let proxy = FaultProxy::start(master.port());
     let writer = Writer::start(&master, "seq");
-    let link = Running::start(Endpoint::tcp("127.0.0.1", proxy.port));
+    let link = Running::start(Endpoint::tcp("127.0.0.1", proxy.port()));
     eventually("the link streams", || link.status.state() == LinkState::Streaming);
     let before = writer.count();
     eventually("writes flow", || writer.count() > before + 200);

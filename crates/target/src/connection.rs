@@ -1,21 +1,24 @@
 //! One pipelined connection to the target. Batches are written whole; replies are read
 //! as they come, in order, and matched to the commands that caused them. At most
 //! `window` commands are unanswered at any time, so a slow target slows the sender.
+//! Connecting is bounded by [`Timeouts::connect`], and a target that stops answering
+//! while commands are in flight by [`Timeouts::reply`] (see `io`).
 
 use std::collections::VecDeque;
 
 use bytes::BytesMut;
 use replicant_convert::Commands;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::Instant;
 
 use bytes::Buf;
 
+use crate::io::{read_some, within, write_reading, Wrote};
 use crate::reply::{simple_run, take_reply, Reply};
 use replicant_net::{Endpoint, Stream};
 
 use crate::policy::KeysInFlight;
 use crate::redirect;
-use crate::{Marker, Policy, Redirect, TargetError};
+use crate::{Marker, Policy, Redirect, TargetError, Timeouts};
 
 /// Counters of one connection.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -48,6 +51,10 @@ pub struct Connection {
     db: u64,
     /// Commands a cluster redirected, in order (with `follow_redirects`).
     redirects: Vec<Redirect>,
+    timeouts: Timeouts,
+    /// When the target last showed it is alive while commands were in flight: a reply
+    /// byte read, a byte it took, or the moment the first of them was sent.
+    alive: Instant,
 }
 
 /// A batch sent whose replies are not all read.
@@ -61,8 +68,22 @@ struct InFlight {
 }
 
 impl Connection {
-    /// Connects, authenticates if the URL has credentials, and checks with PING.
+    /// Connects, authenticates if the URL has credentials, and checks with PING, with the
+    /// default [`Timeouts`].
     pub async fn connect(url: &Endpoint, window: usize) -> Result<Self, TargetError> {
+        Self::connect_with(url, window, Timeouts::default()).await
+    }
+
+    /// Like [`Connection::connect`], within `timeouts.connect` (TCP, TLS, `AUTH` and
+    /// `PING` together), and with `timeouts.reply` for the connection's life.
+    pub async fn connect_with(url: &Endpoint, window: usize, timeouts: Timeouts) -> Result<Self, TargetError> {
+        match within(timeouts.connect_deadline(), Self::open(url, window, timeouts)).await {
+            Some(result) => result,
+            None => Err(TargetError::ConnectTimeout { addr: url.addr(), secs: timeouts.connect.as_secs() }),
+        }
+    }
+
+    async fn open(url: &Endpoint, window: usize, timeouts: Timeouts) -> Result<Self, TargetError> {
         let addr = url.addr();
         let stream = replicant_net::connect(url).await?;
         let mut conn = Connection {
@@ -77,6 +98,8 @@ impl Connection {
             keys: KeysInFlight::default(),
             db: 0,
             redirects: Vec::new(),
+            timeouts,
+            alive: Instant::now(),
         };
         if let Some(password) = &url.password {
             let mut args: Vec<&[u8]> = vec![b"AUTH"];
@@ -108,8 +131,13 @@ impl Connection {
             bytes.extend_from_slice(a);
             bytes.extend_from_slice(b"\r\n");
         }
+        self.start_clock();
+        // Counted while it is out, so that a timeout or a closed connection says so.
+        self.unanswered += 1;
         self.write(&bytes).await?;
-        self.read_reply().await
+        let reply = self.read_reply().await?;
+        self.unanswered -= 1;
+        Ok(reply)
     }
 
     /// Sets which errors are tolerated and whether writes to one key may overlap.
@@ -188,10 +216,12 @@ impl Connection {
                 }
             }
         }
+        self.start_clock();
+        // Counted before the write, so that a timeout while writing says how many are out.
+        self.unanswered += batch.len();
         self.write(batch.bytes()).await?;
         self.stats.bytes += batch.bytes().len() as u64;
         self.stats.sent += atomic.unwrap_or(batch.len()) as u64;
-        self.unanswered += batch.len();
         if !self.policy.follow_redirects {
             batch.release_bytes();
         }
@@ -210,8 +240,38 @@ impl Connection {
         Ok(())
     }
 
-    async fn write(&mut self, bytes: &[u8]) -> Result<(), TargetError> {
-        self.stream.write_all(bytes).await.map_err(|source| TargetError::Io { addr: self.addr.clone(), source })
+    /// Writes all of `bytes`, reading replies while the target takes none (see
+    /// [`write_reading`]); fails when it does neither for the reply timeout.
+    async fn write(&mut self, mut bytes: &[u8]) -> Result<(), TargetError> {
+        loop {
+            let step = write_reading(&mut self.stream, &mut self.read_buf, bytes);
+            let wrote = match within(self.timeouts.reply_deadline(self.alive), step).await {
+                Some(Ok(wrote)) => wrote,
+                Some(Err(source)) => return Err(TargetError::Io { addr: self.addr.clone(), source }),
+                None => return Err(self.timed_out()),
+            };
+            match wrote {
+                Wrote::All => return Ok(()),
+                Wrote::Some(n) => bytes = bytes.get(n..).unwrap_or_default(),
+                Wrote::Read(0) => {
+                    return Err(TargetError::Closed { addr: self.addr.clone(), pending: self.unanswered })
+                }
+                Wrote::Read(_) => {}
+            }
+            self.alive = Instant::now();
+        }
+    }
+
+    /// Starts the reply clock when nothing was in flight (an idle connection is not a
+    /// silent target).
+    fn start_clock(&mut self) {
+        if self.unanswered == 0 {
+            self.alive = Instant::now();
+        }
+    }
+
+    fn timed_out(&self) -> TargetError {
+        TargetError::Timeout { addr: self.addr.clone(), secs: self.alive.elapsed().as_secs(), pending: self.unanswered }
     }
 
     /// Commands sent and not answered yet.
@@ -385,16 +445,18 @@ impl Connection {
         }
     }
 
-    /// Reads what the target sent into the read buffer (cancel-safe).
+    /// Reads what the target sent into the read buffer (cancel-safe), failing when
+    /// nothing came for the reply timeout.
     async fn fill(&mut self) -> Result<(), TargetError> {
-        let n = self
-            .stream
-            .read_buf(&mut self.read_buf)
-            .await
-            .map_err(|source| TargetError::Io { addr: self.addr.clone(), source })?;
+        let deadline = self.timeouts.reply_deadline(self.alive);
+        let n = match within(deadline, read_some(&mut self.stream, &mut self.read_buf)).await {
+            Some(read) => read.map_err(|source| TargetError::Io { addr: self.addr.clone(), source })?,
+            None => return Err(self.timed_out()),
+        };
         if n == 0 {
             return Err(TargetError::Closed { addr: self.addr.clone(), pending: self.unanswered });
         }
+        self.alive = Instant::now();
         Ok(())
     }
 }

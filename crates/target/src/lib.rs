@@ -14,12 +14,16 @@
 //!   commands are kept as [`Redirect`]s for the caller to run where the cluster says.
 //! - [`Policy`] says which error replies are tolerated and whether writes to one key may
 //!   overlap in flight.
+//! - [`Timeouts`] bound the connection setup and the silence of a target with commands in
+//!   flight ([`Connection::connect_with`]); [`TargetError::is_connection`] and
+//!   [`TargetError::is_transient_rejection`] tell errors worth a retry from final ones.
 
 #![deny(missing_docs)]
 
 mod atomic;
 mod connection;
 mod error;
+mod io;
 mod policy;
 mod redirect;
 mod reply;
@@ -27,6 +31,7 @@ mod reply;
 pub use atomic::Marker;
 pub use connection::{Connection, ConnectionStats};
 pub use error::TargetError;
+pub use io::Timeouts;
 pub use policy::Policy;
 pub use redirect::{Redirect, RedirectKind};
 pub use reply::Reply;

@@ -82,7 +82,14 @@ impl RedisServerBuilder {
             tempfile::Builder::new().prefix("replicant-redis-").tempdir().expect("create temp dir for redis-server");
         let port = free_port();
         let child = spawn(binary, dir.path(), port, &self.args);
-        let mut server = RedisServer { child, dir, port, dbfilename: "dump.rdb".to_owned() };
+        let mut server = RedisServer {
+            child,
+            dir,
+            port,
+            dbfilename: "dump.rdb".to_owned(),
+            binary: binary.to_owned(),
+            args: self.args.clone(),
+        };
         server.wait_ready()?;
         server.dbfilename = server.config_get("dbfilename");
         Ok(server)
@@ -132,6 +139,8 @@ pub struct RedisServer {
     dir: TempDir,
     port: u16,
     dbfilename: String,
+    binary: String,
+    args: Vec<String>,
 }
 
 impl RedisServer {
@@ -233,6 +242,25 @@ impl RedisServer {
         // Errors only mean the process is already gone.
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Kills the process (SIGKILL) and starts it again on the same port, in the same
+    /// directory, with the same options: what it persisted (AOF, RDB) is loaded again.
+    /// Waits until it answers PING; panics with the log if it does not.
+    pub fn restart(&mut self) {
+        self.kill();
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            self.child = spawn(&self.binary, self.dir.path(), self.port, &self.args);
+            match self.wait_ready() {
+                Ok(()) => return,
+                // The old socket may linger for a moment.
+                Err(log) if log.contains("Address already in use") && Instant::now() < deadline => {
+                    sleep(POLL_INTERVAL);
+                }
+                Err(log) => panic!("redis-server did not start again on port {}:\n{log}", self.port),
+            }
+        }
     }
 
     /// Whether the process is still running.

@@ -1,8 +1,8 @@
 //! Test support for the link: a recording sink, a background link, a writer that appends
-//! a numbered sequence to a list, a TCP proxy that can drop its connections, and polling.
+//! a numbered sequence to a list, and polling. The fault-injecting proxy is testkit's
+//! [`FaultProxy`].
 #![allow(dead_code, unused_imports)]
 
-mod proxy;
 mod recorder;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -15,8 +15,8 @@ use replicant_net::Endpoint;
 use replicant_repl::{ReplId, ResumePoint};
 use replicant_testkit::RedisServer;
 
-pub use proxy::Proxy;
 pub use recorder::{Record, Recorder};
+pub use replicant_testkit::FaultProxy;
 
 /// Polls `cond` every 20 ms for up to 60 s.
 pub fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
@@ -45,6 +45,13 @@ impl Running {
         Self::spawn(LinkConfig::new(master))
     }
 
+    /// A link with these settings, except a short backoff (at most 200 ms).
+    pub fn start_with(mut cfg: LinkConfig) -> Self {
+        cfg.backoff = Duration::from_millis(50);
+        cfg.max_backoff = Duration::from_millis(200);
+        Self::run(cfg)
+    }
+
     pub fn start_resuming(master: Endpoint, resume: (ReplId, u64)) -> Self {
         let mut cfg = LinkConfig::new(master);
         cfg.replica.resume = Some(ResumePoint::new(resume.0, resume.1));
@@ -55,6 +62,10 @@ impl Running {
     fn spawn(mut cfg: LinkConfig) -> Self {
         cfg.max_attempts = Some(3);
         cfg.backoff = Duration::from_millis(50);
+        Self::run(cfg)
+    }
+
+    fn run(cfg: LinkConfig) -> Self {
         let status = Arc::new(LinkStatus::default());
         let record = Arc::new(Mutex::new(Record::default()));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
