@@ -12,13 +12,16 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 build:
 	$(CARGO) build --release
 
-# Installs redis-server/redis-tools unless a server binary is already on PATH.
+# Installs redis-server, redis-tools and redis-sentinel unless the binaries are already on PATH.
+REDIS_SENTINEL ?= $(or $(REPLICANT_REDIS_SENTINEL),redis-sentinel)
 deps:
-	@if command -v "$(REDIS_SERVER)" >/dev/null 2>&1; then \
-		echo "using $$(command -v "$(REDIS_SERVER)")"; \
+	@if command -v "$(REDIS_SERVER)" >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1 \
+		&& command -v "$(REDIS_SENTINEL)" >/dev/null 2>&1; then \
+		echo "using $$(command -v "$(REDIS_SERVER)") and $$(command -v "$(REDIS_SENTINEL)")"; \
 	else \
 		$(SUDO) apt-get update && \
-		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server redis-tools; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server redis-tools redis-sentinel && \
+		($(SUDO) service redis-sentinel stop >/dev/null 2>&1 || true); \
 	fi
 
 test: deps

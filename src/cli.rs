@@ -59,6 +59,24 @@ pub(crate) struct SyncArgs {
     /// Take a new full sync when the master cannot continue the stream (default: stop).
     #[arg(long)]
     pub(crate) accept_full_resync: bool,
+    /// Sentinels that name the master: `host:port` or a `redis://[user:pass@]host:port` URL
+    /// (`rediss://` for TLS). Repeatable; needs --master-name. A --source given too only
+    /// supplies the master's credentials and scheme.
+    #[arg(long, value_name = "ADDR", requires = "master_name")]
+    pub(crate) sentinel: Vec<String>,
+    /// The master's name at the Sentinels.
+    #[arg(long, value_name = "NAME", requires = "sentinel")]
+    pub(crate) master_name: Option<String>,
+    /// Silence from the master (no byte, not even its pings) after which the link is
+    /// dropped and resumed, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = replicant_config::DEFAULT_TIMEOUT_MS)]
+    pub(crate) source_timeout_ms: u64,
+    /// Times in a row a lost target is tried again before the job stops; 0 = forever.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub(crate) target_retry_attempts: u32,
+    /// Longest pause between two attempts to reach a lost target, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    pub(crate) target_retry_max_delay_ms: u64,
     /// Admin port (RESP): `REPLICAOF`, `INFO`, `SHUTDOWN`, e.g. `127.0.0.1:6390`.
     #[arg(long, value_name = "ADDR")]
     pub(crate) admin: Option<String>,
@@ -118,6 +136,10 @@ pub(crate) struct WriterArgs {
     /// was sent. Slower for hot keys.
     #[arg(long)]
     pub(crate) strict_key_order: bool,
+    /// With commands in flight, silence from the target after which its connection counts
+    /// as lost, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = replicant_config::DEFAULT_TIMEOUT_MS)]
+    pub(crate) target_timeout_ms: u64,
 }
 
 #[derive(Debug, Subcommand)]

@@ -36,6 +36,11 @@ fn config_from_args(args: &SyncArgs) -> anyhow::Result<Config> {
     c.sync.once = args.once;
     c.sync.full_resync = if args.accept_full_resync { FullResync::Accept } else { FullResync::Stop };
     c.sync.forward_publish = args.forward_publish;
+    c.source.sentinel.clone_from(&args.sentinel);
+    c.source.master_name.clone_from(&args.master_name);
+    c.source.timeout_ms = args.source_timeout_ms;
+    c.target.retry.attempts = args.target_retry_attempts;
+    c.target.retry.max_delay_ms = args.target_retry_max_delay_ms;
     c.admin.listen = args.admin.as_deref().map(|a| parse_addr("--admin", a)).transpose()?;
     c.admin.password.clone_from(&args.admin_password);
     c.metrics.listen = args.metrics.as_deref().map(|a| parse_addr("--metrics", a)).transpose()?;
@@ -76,6 +81,7 @@ fn apply_writer(c: &mut Config, w: &WriterArgs) {
     c.writer.max_bytes = w.max_bytes.unwrap_or(0);
     c.writer.skip_errors.clone_from(&w.skip_errors);
     c.writer.strict_key_order = w.strict_key_order;
+    c.target.timeout_ms = w.target_timeout_ms;
 }
 
 fn apply_parser(c: &mut Config, p: &ParserArgs) {

@@ -93,8 +93,8 @@ impl Controller {
             return None;
         }
         let last = self.status()?;
-        let at = last.writer.get()?.resume_point()?;
-        Some(Carried { master: last.addr.clone(), target: self.plan.target.addr(), at })
+        let at = last.writer()?.resume_point()?;
+        Some(Carried { master: last.master_addr(), target: self.plan.target.addr(), at })
     }
 
     /// Stops the job, if any: drains the writer and stores the final checkpoint.
@@ -107,9 +107,9 @@ impl Controller {
 
     /// Whether the job follows `host:port` and has not ended.
     fn follows(&self, host: &str, port: u16) -> bool {
-        self.status()
-            .is_some_and(|s| s.host == host && s.port == port && s.last_error().is_none() && s.phase() != "stopped")
-            && self.attached()
+        self.status().is_some_and(|s| {
+            s.master() == (host.to_string(), port) && s.last_error().is_none() && s.phase() != "stopped"
+        }) && self.attached()
     }
 }
 

@@ -5,7 +5,8 @@
 //! clean stop on SIGTERM, SIGINT or `SHUTDOWN`.
 //!
 //! - `plan`: the configuration as run-time settings. `controller`: the current job and
-//!   the admin commands. `job`: one job from prechecks to final checkpoint.
+//!   the admin commands. `job`: one job from prechecks to final checkpoint; `follow`: a
+//!   master's job, session after session, riding out a lost target; `load`: a file's job.
 //! - `precheck`: target checks before writing. `checkpoint`: the state directory.
 //! - `status`: a job's live figures. `report`: `INFO` and metrics. `progress`: the bar.
 //! - `estimate`: what the master says of its dataset before the snapshot (the bar's total).
@@ -13,7 +14,9 @@
 mod checkpoint;
 mod controller;
 mod estimate;
+mod follow;
 mod job;
+mod load;
 mod plan;
 mod precheck;
 mod progress;

@@ -19,6 +19,17 @@ pub(crate) enum Source {
     Master(Endpoint),
     /// An RDB file (`-`: standard input), loaded as a full sync; the job then ends.
     RdbFile(PathBuf),
+    /// The master that Sentinels name, followed through their failovers.
+    Sentinel(SentinelSource),
+}
+
+/// Sentinels and the name of the master they watch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SentinelSource {
+    pub(crate) sentinels: Vec<Endpoint>,
+    pub(crate) name: String,
+    /// The master's credentials and TLS settings (host and port come from the Sentinels).
+    pub(crate) template: Endpoint,
 }
 
 impl Source {
@@ -27,6 +38,7 @@ impl Source {
         match self {
             Source::Master(e) => e.addr(),
             Source::RdbFile(path) => path.display().to_string(),
+            Source::Sentinel(s) => format!("sentinel:{}", s.name),
         }
     }
 
@@ -35,6 +47,7 @@ impl Source {
         match self {
             Source::Master(e) => (e.host.clone(), e.port),
             Source::RdbFile(path) => (path.display().to_string(), 0),
+            Source::Sentinel(s) => (format!("sentinel:{}", s.name), 0),
         }
     }
 }
@@ -58,6 +71,10 @@ pub(crate) struct Plan {
     pub(crate) state_dir: Option<PathBuf>,
     pub(crate) checkpoint_every: Duration,
     pub(crate) progress: replicant_config::Progress,
+    /// Silence from the master after which the link is dropped.
+    pub(crate) source_timeout: Duration,
+    /// How a lost target is tried again.
+    pub(crate) target_retry: replicant_config::Retry,
 }
 
 impl Plan {
@@ -98,11 +115,13 @@ impl Plan {
         writer.skip_errors.clone_from(&w.skip_errors);
         writer.strict_key_order = w.strict_key_order;
         writer.exactly_once = config.exactly_once();
+        writer.reply_timeout = Duration::from_millis(config.target.timeout_ms);
         writer.convert = ConvertConfig::default().mode(mode).now_ms(Some(crate::rdb_cmd::now_ms()));
         let file = config.source.rdb_file.clone();
+        let sentinel = sentinel_source(config, &template)?;
         Ok(Plan {
             once: config.sync.once || file.is_some(),
-            source: file.map(Source::RdbFile).or(master.map(Source::Master)),
+            source: file.map(Source::RdbFile).or(sentinel).or(master.map(Source::Master)),
             source_template: template,
             target,
             writer,
@@ -118,6 +137,8 @@ impl Plan {
             state_dir: config.state.dir.clone(),
             checkpoint_every: config.state.checkpoint_interval(),
             progress: config.log.progress,
+            source_timeout: Duration::from_millis(config.source.timeout_ms),
+            target_retry: config.target.retry.clone(),
         })
     }
 
@@ -130,4 +151,24 @@ impl Plan {
         e.db = None;
         e
     }
+}
+
+/// `source.sentinel` and `source.master_name` as a source; TLS settings apply to the
+/// `rediss://` Sentinels and to the master they name.
+fn sentinel_source(config: &Config, template: &Endpoint) -> anyhow::Result<Option<Source>> {
+    let Some(name) = config.source.master_name.clone() else { return Ok(None) };
+    let tls = config.source.tls.to_options();
+    let mut sentinels = Vec::new();
+    for (entry, parsed) in
+        config.source.sentinel.iter().zip(replicant_config::sentinel_endpoints(&config.source.sentinel))
+    {
+        let Some(endpoint) = parsed else { anyhow::bail!("source.sentinel: not host:port or a URL: {entry:?}") };
+        let endpoint = if endpoint.tls.is_some() { endpoint.with_tls(tls.clone()) } else { endpoint };
+        sentinels.push(endpoint);
+    }
+    let mut template = template.clone();
+    if config.source.tls.is_set() {
+        template = template.with_tls(tls);
+    }
+    Ok(Some(Source::Sentinel(SentinelSource { sentinels, name, template })))
 }

@@ -20,13 +20,14 @@ pub(crate) struct Situation {
     pub(crate) cluster: bool,
 }
 
-/// Runs the checks on every target server; with `replace`, empties them.
+/// Runs the checks on every target server; with `replace`, empties them. Returns the keys
+/// the target held.
 pub(crate) async fn run(
     nodes: &[Endpoint],
     db: Option<u64>,
     policy: ExistingData,
     s: &Situation,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<u64> {
     let mut total = 0;
     let mut conns = Vec::with_capacity(nodes.len());
     for node in nodes {
@@ -38,7 +39,7 @@ pub(crate) async fn run(
         conns.push(conn);
     }
     if s.resuming {
-        return Ok(());
+        return Ok(total);
     }
     let what = if s.partial_snapshot {
         format!("an earlier run stopped during its full sync, so the target holds part of a snapshot ({total} keys)")
@@ -65,7 +66,7 @@ pub(crate) async fn run(
             check_writable(conn).await?;
         }
     }
-    Ok(())
+    Ok(total)
 }
 
 async fn query(conn: &mut Connection, args: &[&[u8]]) -> anyhow::Result<Reply> {

@@ -124,7 +124,7 @@ async fn draw_bar(controller: Arc<Controller>) {
         let (now, position, length, message) = match phase {
             "full_sync" => snapshot_view(job.snapshot_progress()),
             "precheck" => (Look::Line, 0, None, "checking the target".to_string()),
-            "connecting" => (Look::Line, 0, None, format!("connecting to {}:{}", job.host, job.port)),
+            "connecting" => (Look::Line, 0, None, format!("connecting to {}", job.master_addr())),
             _ => (Look::Line, 0, None, status_line(&job)),
         };
         if now != look {
@@ -199,9 +199,8 @@ fn percent(p: &SnapshotProgress) -> Option<f64> {
 fn status_line(job: &JobStatus) -> String {
     let (applied, _) = job.target_figures();
     format!(
-        "{}:{} offset {} applied {} lag {} B, {} commands applied, {} errors",
-        job.host,
-        job.port,
+        "{} offset {} applied {} lag {} B, {} commands applied, {} errors",
+        job.master_addr(),
         job.received(),
         job.applied(),
         job.lag_bytes(),

@@ -23,8 +23,8 @@ fn replication(job: Option<&JobStatus>, attached: bool) -> InfoSection {
     let link = &job.link;
     let up = job.phase() == "streaming";
     s = s
-        .field("master_host", &job.host)
-        .field("master_port", job.port)
+        .field("master_host", job.master().0)
+        .field("master_port", job.master().1)
         .field("master_link_status", if up { "up" } else { "down" })
         .field("phase", job.phase())
         .field("master_sync_in_progress", u8::from(job.phase() == "full_sync"))
@@ -38,6 +38,9 @@ fn replication(job: Option<&JobStatus>, attached: bool) -> InfoSection {
         .field("rdb_keys_expected", job.expected_keys.load(Ordering::Relaxed));
     if let Some(e) = job.last_error() {
         s = s.field("last_error", e);
+    }
+    if let Some(e) = job.last_target_error() {
+        s = s.field("last_target_error", e);
     }
     s
 }
@@ -54,6 +57,7 @@ fn stats(job: Option<&JobStatus>) -> InfoSection {
         .field("full_syncs", link.full_syncs.load(Ordering::Relaxed))
         .field("partial_syncs", link.partial_syncs.load(Ordering::Relaxed))
         .field("connections", link.connections.load(Ordering::Relaxed))
+        .field("target_retries", job.target_retries.load(Ordering::Relaxed))
         .field("job_uptime_in_seconds", job.started.elapsed().as_secs())
 }
 
@@ -110,8 +114,13 @@ pub(crate) fn metrics(job: Option<&JobStatus>) -> String {
             "replicant_connections_total",
             "Connections made to the master.",
             link.connections.load(Ordering::Relaxed),
+        )
+        .counter(
+            "replicant_target_retries_total",
+            "Times the target was lost and tried again.",
+            job.target_retries.load(Ordering::Relaxed),
         );
-    let shards = job.writer.get().map(|w| w.shards()).unwrap_or_default();
+    let shards = job.writer().map(|w| w.shards()).unwrap_or_default();
     let in_flight: Vec<u64> = shards.iter().map(|s| s.in_flight).collect();
     let applied: Vec<u64> = shards.iter().map(|s| s.applied).collect();
     per_shard(

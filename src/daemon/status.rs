@@ -2,7 +2,7 @@
 //! link's and the writer's live figures, and how it ended.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use replicant_link::LinkStatus;
@@ -11,13 +11,15 @@ use replicant_pipeline::WriterProgress;
 /// The live state of one job.
 #[derive(Debug)]
 pub(crate) struct JobStatus {
-    pub(crate) host: String,
-    pub(crate) port: u16,
-    /// The source as checkpoints name it: `host:port`, or the file.
-    pub(crate) addr: String,
+    /// The master followed now (it changes when Sentinels announce a failover): host,
+    /// port, and the address checkpoints name it by (`host:port`, or the file).
+    master: Mutex<(String, u16, String)>,
     pub(crate) link: Arc<LinkStatus>,
-    /// Set once the writer is connected.
-    pub(crate) writer: OnceLock<Arc<WriterProgress>>,
+    /// The current session's writer, once connected.
+    writer: Mutex<Option<Arc<WriterProgress>>>,
+    /// Times the target was lost and tried again.
+    pub(crate) target_retries: AtomicU64,
+    last_target_error: Mutex<Option<String>>,
     /// Fatal errors (0 or 1) plus target errors tolerated by `skip_errors` are added at
     /// read time; this counts the job's own.
     pub(crate) errors: AtomicU64,
@@ -34,6 +36,8 @@ pub(crate) enum Stage {
     Precheck,
     /// The link runs (its state says more).
     Running,
+    /// The target was lost; waiting before trying again.
+    TargetBackoff,
     /// Finished: `None` when stopped cleanly, else the error.
     Ended(Option<String>),
 }
@@ -41,11 +45,11 @@ pub(crate) enum Stage {
 impl JobStatus {
     pub(crate) fn new(host: &str, port: u16, addr: String) -> Self {
         JobStatus {
-            host: host.to_string(),
-            port,
-            addr,
+            master: Mutex::new((host.to_string(), port, addr)),
             link: Arc::default(),
-            writer: OnceLock::new(),
+            writer: Mutex::new(None),
+            target_retries: AtomicU64::new(0),
+            last_target_error: Mutex::new(None),
             errors: AtomicU64::new(0),
             expected_keys: AtomicU64::new(0),
             stage: Mutex::new(Stage::Precheck),
@@ -59,6 +63,44 @@ impl JobStatus {
         }
     }
 
+    /// The master's host and port (the file and 0 for a file).
+    pub(crate) fn master(&self) -> (String, u16) {
+        self.master.lock().map(|m| (m.0.clone(), m.1)).unwrap_or_default()
+    }
+
+    /// The master as checkpoints name it.
+    pub(crate) fn master_addr(&self) -> String {
+        self.master.lock().map(|m| m.2.clone()).unwrap_or_default()
+    }
+
+    pub(crate) fn set_master(&self, endpoint: &replicant_net::Endpoint) {
+        if let Ok(mut m) = self.master.lock() {
+            *m = (endpoint.host.clone(), endpoint.port, endpoint.addr());
+        }
+    }
+
+    /// The current session's writer figures.
+    pub(crate) fn writer(&self) -> Option<Arc<WriterProgress>> {
+        self.writer.lock().ok().and_then(|w| w.clone())
+    }
+
+    pub(crate) fn set_writer(&self, progress: Arc<WriterProgress>) {
+        if let Ok(mut w) = self.writer.lock() {
+            *w = Some(progress);
+        }
+    }
+
+    /// The last error a lost target gave.
+    pub(crate) fn last_target_error(&self) -> Option<String> {
+        self.last_target_error.lock().ok().and_then(|e| e.clone())
+    }
+
+    pub(crate) fn set_last_target_error(&self, error: String) {
+        if let Ok(mut e) = self.last_target_error.lock() {
+            *e = Some(error);
+        }
+    }
+
     pub(crate) fn stage(&self) -> Stage {
         self.stage.lock().map(|s| s.clone()).unwrap_or(Stage::Running)
     }
@@ -69,6 +111,7 @@ impl JobStatus {
             Stage::Precheck => "precheck",
             Stage::Ended(None) => "stopped",
             Stage::Ended(Some(_)) => "failed",
+            Stage::TargetBackoff => "backoff",
             Stage::Running => self.link.state().name(),
         }
     }
@@ -87,7 +130,7 @@ impl JobStatus {
 
     /// Offset up to which the target acknowledged everything (0 before the snapshot is applied).
     pub(crate) fn applied(&self) -> u64 {
-        self.writer.get().and_then(|w| w.applied_now()).unwrap_or(0)
+        self.writer().and_then(|w| w.applied_now()).unwrap_or(0)
     }
 
     /// Bytes received and not yet applied. Before the snapshot is applied on the target it
@@ -95,7 +138,7 @@ impl JobStatus {
     /// caught up.
     pub(crate) fn lag_bytes(&self) -> u64 {
         let behind = self.received().saturating_sub(self.applied());
-        if self.writer.get().is_some_and(|w| w.snapshot_applied()) {
+        if self.writer().is_some_and(|w| w.snapshot_applied()) {
             return behind;
         }
         let size = self.link.rdb_size.load(Ordering::Relaxed);
@@ -124,7 +167,7 @@ impl JobStatus {
 
     /// Commands the target acknowledged, and error replies tolerated.
     pub(crate) fn target_figures(&self) -> (u64, u64) {
-        let Some(w) = self.writer.get() else { return (0, 0) };
+        let Some(w) = self.writer() else { return (0, 0) };
         w.shards().iter().fold((0, 0), |(a, s), f| (a + f.applied, s + f.skipped))
     }
 

@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use replicant_testkit::{fill, free_port, snapshot, wait_until_same, RedisServer};
 
-use crate::process::{admin, field, info, wait_for, Daemon};
+use crate::load::{additive_load, idempotent_load};
+use crate::process::{admin, field, info, offset_before_a_last_write, wait_for, Daemon};
 
 fn http_get(port: u16, path: &str) -> String {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -89,36 +90,6 @@ fn attach_with_replicaof_and_watch_info_reach_streaming_with_no_lag() {
     assert!(daemon.wait_exit(Duration::from_secs(30)), "SHUTDOWN did not end the process cleanly");
 }
 
-/// Writes SET, HSET, SADD, SREM and DEL with ever new values until stopped. Every one of
-/// them gives the same result when the tail of the stream is applied again, which is
-/// what a resume after SIGKILL does with the commands in flight at the kill.
-fn idempotent_load(
-    conn: redis::Connection,
-    stop: Arc<AtomicBool>,
-    done: Arc<AtomicU64>,
-) -> std::thread::JoinHandle<()> {
-    let mut conn = conn;
-    std::thread::spawn(move || {
-        let mut round = 0u64;
-        while !stop.load(Ordering::Relaxed) {
-            let k = round % 500;
-            let mut pipe = redis::pipe();
-            pipe.cmd("SET").arg(format!("s:{k}")).arg(round).ignore();
-            pipe.cmd("HSET").arg(format!("h:{}", k % 50)).arg(k).arg(round).ignore();
-            pipe.cmd("SADD").arg(format!("set:{}", k % 20)).arg(round % 1000).ignore();
-            pipe.cmd("SREM").arg(format!("set:{}", k % 20)).arg((round + 500) % 1000).ignore();
-            if round.is_multiple_of(7) {
-                pipe.cmd("DEL").arg(format!("s:{}", (k + 3) % 500)).ignore();
-            }
-            pipe.cmd("SELECT").arg(1).ignore().cmd("SET").arg(format!("db1:{}", k % 10)).arg(round).ignore();
-            pipe.cmd("SELECT").arg(0).ignore();
-            let _: () = pipe.query(&mut conn).unwrap();
-            round += 1;
-            done.store(round, Ordering::Relaxed);
-        }
-    })
-}
-
 fn checkpoint_offset(dir: &Path) -> Option<u64> {
     let text = std::fs::read_to_string(dir.join("checkpoint.json")).ok()?;
     let v: serde_json::Value = serde_json::from_str(&text).ok()?;
@@ -178,38 +149,14 @@ fn a_daemon_killed_with_sigkill_resumes_with_a_partial_resync() {
     assert!(second.log().contains("Resuming from the checkpoint"), "{}", second.log());
 }
 
-/// Writes that change their key by adding to it (INCR, LPUSH, APPEND, XADD, in two
-/// databases): applying any of them twice shows in the data.
-fn additive_load(conn: redis::Connection, stop: Arc<AtomicBool>, done: Arc<AtomicU64>) -> std::thread::JoinHandle<()> {
-    let mut conn = conn;
-    std::thread::spawn(move || {
-        let mut round = 0u64;
-        while !stop.load(Ordering::Relaxed) {
-            let k = round % 100;
-            let mut pipe = redis::pipe();
-            pipe.cmd("INCR").arg(format!("n:{k}")).ignore();
-            pipe.cmd("LPUSH").arg(format!("l:{}", k % 10)).arg(round).ignore();
-            pipe.cmd("APPEND").arg(format!("a:{}", k % 10)).arg(".").ignore();
-            pipe.cmd("XADD").arg("events").arg("*").arg("round").arg(round).ignore();
-            pipe.cmd("SELECT").arg(2).ignore().cmd("INCRBY").arg("db2:n").arg(3).ignore();
-            pipe.cmd("SELECT").arg(0).ignore();
-            pipe.cmd("MULTI").ignore().cmd("INCR").arg("tx:{a}").ignore().cmd("INCR").arg("tx:{a}2").ignore();
-            pipe.cmd("EXEC").ignore();
-            let _: () = pipe.query(&mut conn).unwrap();
-            round += 1;
-            done.store(round, Ordering::Relaxed);
-        }
-    })
-}
-
 #[test]
 fn a_sigkilled_daemon_applies_nothing_twice() {
     let (source, target, state) = (source_with_big_backlog(2_000), RedisServer::start(), tempfile::tempdir().unwrap());
     let mut second = kill_and_restart(&source, &target, state.path(), &["--shards", "4"], additive_load);
+    let before = offset_before_a_last_write(&source);
     let expected = snapshot(&mut source.conn());
-    let offset: u64 = source.info_field("replication", "master_repl_offset").unwrap().parse().unwrap();
-    wait_for("the checkpoint to reach the master's offset", Duration::from_secs(60), || {
-        checkpoint_offset(state.path()).is_some_and(|o| o >= offset)
+    wait_for("the checkpoint to pass the last write", Duration::from_secs(60), || {
+        checkpoint_offset(state.path()).is_some_and(|o| o > before)
     });
     second.signal("-TERM");
     assert!(second.wait_exit(Duration::from_secs(30)), "SIGTERM did not end the process cleanly");
@@ -243,15 +190,14 @@ fn sigterm_drains_and_stores_a_final_checkpoint() {
     wait_for("streaming", Duration::from_secs(60), || {
         field(&info(&mut conn, "replication"), "phase").as_deref() == Some("streaming")
     });
-    let _: () = redis::cmd("SET").arg("last").arg("write").query(&mut source.conn()).unwrap();
-    let offset: u64 = source.info_field("replication", "master_repl_offset").unwrap().parse().unwrap();
+    let before = offset_before_a_last_write(&source);
     wait_for("the write applied", Duration::from_secs(60), || {
         let text = info(&mut conn, "replication");
-        field(&text, "applied_offset").and_then(|o| o.parse::<u64>().ok()).is_some_and(|o| o >= offset)
+        field(&text, "applied_offset").and_then(|o| o.parse::<u64>().ok()).is_some_and(|o| o > before)
     });
     daemon.signal("-TERM");
     assert!(daemon.wait_exit(Duration::from_secs(30)), "SIGTERM did not end the process cleanly");
-    assert!(checkpoint_offset(state.path()).unwrap() >= offset);
+    assert!(checkpoint_offset(state.path()).unwrap() > before);
     // The exactly-once markers are deleted at a clean stop: the target is the source.
     replicant_testkit::assert_same(&snapshot(&mut source.conn()), &snapshot(&mut target.conn()));
 }

@@ -6,9 +6,9 @@
 
 use std::time::Duration;
 
-use replicant_testkit::{diff_report, fill, free_port, snapshot, wait_until_same, RedisServer};
+use replicant_testkit::{fill, free_port, snapshot, wait_until_same, RedisServer};
 
-use crate::process::{admin, field, info, wait_for, Daemon};
+use crate::process::{admin, field, info, offset_before_a_last_write, wait_for, wait_same_but_markers, Daemon};
 
 /// A master with data and a replica of it, in sync.
 fn master_and_replica() -> (RedisServer, RedisServer) {
@@ -43,30 +43,12 @@ fn promote(master: &mut RedisServer, replica: &RedisServer) {
     replica.cli(&["REPLICAOF", "NO", "ONE"]);
 }
 
-/// Polls until the target holds exactly the source's keys, leaving out the exactly-once
-/// markers a running daemon keeps there.
-fn wait_same_but_markers(source: &RedisServer, target: &RedisServer) {
-    let expected = snapshot(&mut source.conn());
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let mut image = snapshot(&mut target.conn());
-        image.retain(|_, key| !key.starts_with(b"replicant:applied:"));
-        let Some(report) = diff_report(&expected, &image) else { return };
-        assert!(std::time::Instant::now() < deadline, "the target still differs: {report}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn full_and_partial_syncs(server: &RedisServer) -> (String, String) {
-    (server.info_field("stats", "sync_full").unwrap(), server.info_field("stats", "sync_partial_ok").unwrap())
-}
-
-#[test]
-fn replicaof_a_promoted_replica_continues_with_a_partial_resync() {
-    let (mut master, replica) = master_and_replica();
+/// A daemon with an admin port, attached to `master` with `REPLICAOF`, and its target
+/// holding the master's data and some writes.
+fn attached_copy(master: &RedisServer) -> (RedisServer, Daemon, redis::Connection) {
     let target = RedisServer::start();
     let admin_port = free_port();
-    let _daemon = Daemon::start(&[
+    let daemon = Daemon::start(&[
         "sync",
         "--target",
         &target.url(),
@@ -77,8 +59,19 @@ fn replicaof_a_promoted_replica_continues_with_a_partial_resync() {
     ]);
     let mut conn = admin(admin_port);
     let _: String = redis::cmd("REPLICAOF").arg("127.0.0.1").arg(master.port()).query(&mut conn).unwrap();
-    writes(&master, 0);
+    writes(master, 0);
     wait_until_same(&snapshot(&mut master.conn()), &mut target.conn(), Duration::from_secs(60));
+    (target, daemon, conn)
+}
+
+fn full_and_partial_syncs(server: &RedisServer) -> (String, String) {
+    (server.info_field("stats", "sync_full").unwrap(), server.info_field("stats", "sync_partial_ok").unwrap())
+}
+
+#[test]
+fn replicaof_a_promoted_replica_continues_with_a_partial_resync() {
+    let (mut master, replica) = master_and_replica();
+    let (target, _daemon, mut conn) = attached_copy(&master);
 
     promote(&mut master, &replica);
     writes(&replica, 50);
@@ -92,6 +85,30 @@ fn replicaof_a_promoted_replica_continues_with_a_partial_resync() {
     assert_eq!(field(&text, "phase").as_deref(), Some("streaming"), "{text}");
     assert_eq!(field(&text, "full_syncs").as_deref(), Some("0"), "{text}");
     assert_eq!(field(&text, "partial_syncs").as_deref(), Some("1"), "{text}");
+}
+
+/// The old master keeps sending after the replica was promoted (its `PING`s, a Sentinel's
+/// hello `PUBLISH`es): replicant received more of the old history than the promoted replica
+/// holds. None of it writes anything, so the history still continues there.
+#[test]
+fn publishes_after_the_promotion_do_not_prevent_the_partial_resync() {
+    let (mut master, replica) = master_and_replica();
+    let (target, _daemon, mut conn) = attached_copy(&master);
+    wait_for("the replica in sync", Duration::from_secs(30), || in_sync(&master, &replica));
+    replica.cli(&["REPLICAOF", "NO", "ONE"]);
+    for i in 0..20 {
+        master.cli(&["PUBLISH", "__sentinel__:hello", &i.to_string()]);
+    }
+    let old_offset: u64 = master.info_field("replication", "master_repl_offset").unwrap().parse().unwrap();
+    wait_for("replicant past the promotion", Duration::from_secs(30), || {
+        field(&info(&mut conn, "replication"), "master_repl_offset")
+            .is_some_and(|o| o.parse::<u64>().unwrap() >= old_offset)
+    });
+    master.kill();
+    writes(&replica, 50);
+    let _: String = redis::cmd("REPLICAOF").arg("127.0.0.1").arg(replica.port()).query(&mut conn).unwrap();
+    wait_until_same(&snapshot(&mut replica.conn()), &mut target.conn(), Duration::from_secs(60));
+    assert_eq!(full_and_partial_syncs(&replica), ("0".into(), "1".into()), "the promoted replica saw a full sync");
 }
 
 #[test]
@@ -113,12 +130,12 @@ fn a_restart_with_another_source_continues_the_checkpoint() {
     ]);
     writes(&master, 0);
     wait_same_but_markers(&master, &target);
-    // Applied is not yet checkpointed: wait for the checkpoint to reach the master's offset.
-    let offset: u64 = master.info_field("replication", "master_repl_offset").unwrap().parse().unwrap();
-    wait_for("the checkpoint at the master's offset", Duration::from_secs(30), || {
+    // Applied is not yet checkpointed: wait for the checkpoint to pass the last write.
+    let before = offset_before_a_last_write(&master);
+    wait_for("the checkpoint past the last write", Duration::from_secs(30), || {
         let text = std::fs::read_to_string(state.path().join("checkpoint.json")).unwrap_or_default();
         let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-        json.get("offset").and_then(serde_json::Value::as_u64).is_some_and(|o| o >= offset)
+        json.get("offset").and_then(serde_json::Value::as_u64).is_some_and(|o| o > before)
     });
     first.signal("-TERM");
     assert!(first.wait_exit(Duration::from_secs(30)), "{}", first.log());

@@ -5,8 +5,11 @@
 mod cli;
 mod daemon;
 mod failover;
+mod load;
 mod process;
 mod rdb_corpus;
 mod rdb_restore;
 mod rdb_roundtrip;
+mod sentinel;
 mod sync;
+mod target_faults;

@@ -1,9 +1,12 @@
 //! A `replicant` daemon process started by a test, and its admin port: `INFO` read as
-//! redis-cli reads it, and polling for a condition.
+//! redis-cli reads it, polling for a condition, and the target compared with the source
+//! while the daemon runs (its exactly-once markers left out).
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use replicant_testkit::{diff_report, snapshot, RedisServer};
 
 /// A `replicant` process, killed on drop; its log is printed when a test fails.
 pub(crate) struct Daemon {
@@ -89,4 +92,27 @@ pub(crate) fn info(conn: &mut redis::Connection, section: &str) -> String {
 
 pub(crate) fn field(info: &str, name: &str) -> Option<String> {
     info.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(':')).map(|v| v.trim().to_string())
+}
+
+/// Polls until the target holds exactly the source's keys, leaving out the exactly-once
+/// markers a running daemon keeps there.
+pub(crate) fn wait_same_but_markers(source: &RedisServer, target: &RedisServer) {
+    let expected = snapshot(&mut source.conn());
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut image = snapshot(&mut target.conn());
+        image.retain(|_, key| !key.starts_with(b"replicant:applied:"));
+        let Some(report) = diff_report(&expected, &image) else { return };
+        assert!(std::time::Instant::now() < deadline, "the target still differs: {report}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Writes one more key on the master and returns its replication offset from just before
+/// that write: a checkpoint past it holds every write made so far. (A checkpoint stops at
+/// the end of the last write: the master's `PING`s after it may never be part of it.)
+pub(crate) fn offset_before_a_last_write(source: &RedisServer) -> u64 {
+    let before: u64 = source.info_field("replication", "master_repl_offset").unwrap().parse().unwrap();
+    source.cli(&["SET", "last:write", &before.to_string()]);
+    before
 }

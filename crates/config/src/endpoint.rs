@@ -10,10 +10,11 @@ use serde::Deserialize;
 
 use crate::check::Problems;
 use crate::choice::choices;
+use crate::faults::{check_sentinel, check_timeout, Retry};
 use crate::{ConfigError, FieldError};
 
 /// `[source]`: the master to copy.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Source {
@@ -28,10 +29,31 @@ pub struct Source {
     /// the same writer, conversion and progress as a full sync, then the run ends. What
     /// `replicant rdb restore` runs. Excludes `url`.
     pub rdb_file: Option<PathBuf>,
+    /// Sentinels that name the master (`host:port` or URLs), with `master_name`. A `url`
+    /// given with them only supplies the master's credentials and scheme.
+    pub sentinel: Vec<String>,
+    /// The master's name at the Sentinels.
+    pub master_name: Option<String>,
+    /// Silence from the master (no byte, not even its pings) after which the link counts
+    /// as dropped (default 60 000 ms, as Redis's `repl-timeout`).
+    pub timeout_ms: u64,
+}
+
+impl Default for Source {
+    fn default() -> Self {
+        Source {
+            url: None,
+            tls: Tls::default(),
+            rdb_file: None,
+            sentinel: Vec::new(),
+            master_name: None,
+            timeout_ms: crate::faults::DEFAULT_TIMEOUT_MS,
+        }
+    }
 }
 
 /// `[target]`: where the data goes.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Target {
@@ -44,6 +66,24 @@ pub struct Target {
     /// TLS settings, used when `url` is `rediss://`.
     #[serde(deserialize_with = "crate::table::table")]
     pub tls: Tls,
+    /// With commands in flight, silence from the target after which its connection counts
+    /// as dropped (default 60 000 ms).
+    pub timeout_ms: u64,
+    /// How a lost target is tried again.
+    #[serde(deserialize_with = "crate::table::table")]
+    pub retry: Retry,
+}
+
+impl Default for Target {
+    fn default() -> Self {
+        Target {
+            url: None,
+            existing_data: ExistingData::default(),
+            tls: Tls::default(),
+            timeout_ms: crate::faults::DEFAULT_TIMEOUT_MS,
+            retry: Retry::default(),
+        }
+    }
 }
 
 /// `[source.tls]` / `[target.tls]`. The server certificate is always verified.
@@ -83,9 +123,11 @@ impl Source {
 
     pub(crate) fn check(&self, out: &mut Problems) -> Option<Endpoint> {
         out.path_not_empty("source.rdb_file", self.rdb_file.as_deref());
-        if self.url.is_some() && self.rdb_file.is_some() {
-            out.push("source.rdb_file", "set together with source.url: a run has one source");
+        if self.rdb_file.is_some() && (self.url.is_some() || !self.sentinel.is_empty()) {
+            out.push("source.rdb_file", "set together with source.url or source.sentinel: a run has one source");
         }
+        check_sentinel(&self.sentinel, self.master_name.as_deref(), out);
+        check_timeout("source.timeout_ms", self.timeout_ms, out);
         check_end("source", self.url.as_deref(), &self.tls, out)
     }
 }
@@ -102,6 +144,8 @@ impl Target {
         if self.url.is_none() {
             out.push("target.url", "required");
         }
+        check_timeout("target.timeout_ms", self.timeout_ms, out);
+        self.retry.check(out);
         check_end("target", self.url.as_deref(), &self.tls, out)
     }
 }

@@ -31,6 +31,7 @@
 //! # Layout
 //!
 //! - `endpoint`: `[source]`, `[target]`, their `[*.tls]`, URL and TLS checks.
+//! - `faults`: timeouts, `[target.retry]`, `source.sentinel`.
 //! - `sync`: `[sync]`. `writer`: `[writer]`. `parser`: `[parser]`.
 //! - `surface`: `[admin]` and `[metrics]` listen addresses. `state`: `[state]`.
 //!   `log`: `[log]`.
@@ -46,6 +47,7 @@ mod check;
 mod choice;
 mod endpoint;
 mod error;
+mod faults;
 mod log;
 mod parser;
 mod state;
@@ -60,6 +62,7 @@ use serde::Deserialize;
 
 pub use endpoint::{ExistingData, Source, Target, Tls};
 pub use error::{ConfigError, FieldError, Location};
+pub use faults::{sentinel_endpoints, Retry, DEFAULT_TIMEOUT_MS, RETRY_MAX_DELAY_MS, TIMEOUT_MS};
 pub use log::{Log, LogFormat, Progress};
 pub use parser::{Parser, MIN_BATCH_BYTES, MIN_MAX_BUFFERED};
 pub use state::{State, CHECKPOINT_INTERVAL_MS};
@@ -130,10 +133,11 @@ impl Config {
                 out.push("target.url", format!("is the source itself ({})", t.addr()));
             }
         }
-        if self.source.url.is_none() && self.source.rdb_file.is_none() && self.admin.listen.is_none() {
+        let sourced = self.source.url.is_some() || self.source.rdb_file.is_some() || !self.source.sentinel.is_empty();
+        if !sourced && self.admin.listen.is_none() {
             out.push(
                 "source.url",
-                "required when admin.listen and source.rdb_file are not set (nothing could send REPLICAOF)",
+                "required when admin.listen, source.sentinel and source.rdb_file are not set (nothing could send REPLICAOF)",
             );
         }
         if self.source.rdb_file.is_some() && self.state.dir.is_some() {

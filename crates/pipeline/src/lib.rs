@@ -12,6 +12,9 @@
 //!   acknowledged) is what the link reports in `REPLCONF ACK`.
 //! - With `exactly_once`, streamed batches are transactions carrying a marker per sender
 //!   (`marker`), so a resume after a crash skips exactly what the target applied.
+//! - A target silent with commands in flight for `WriterConfig::reply_timeout` (a
+//!   half-open connection) stops the run; [`WriterError::is_retryable`] tells the caller
+//!   whether running again may help.
 
 #![deny(missing_docs)]
 

@@ -6,7 +6,7 @@
 
 use replicant_net::Endpoint;
 use replicant_repl::{ReplId, ResumePoint};
-use replicant_target::{Connection, Marker, Reply};
+use replicant_target::{Connection, Marker, Reply, Timeouts};
 
 use crate::WriterError;
 
@@ -24,11 +24,12 @@ pub(crate) fn marker(db: u64, i: usize, replid: ReplId, offset: u64, senders: us
 /// markers of this stream and this number of senders. `None` for a sender without one.
 pub(crate) async fn read(
     target: &Endpoint,
+    timeouts: Timeouts,
     db: u64,
     at: ResumePoint,
     senders: usize,
 ) -> Result<Vec<Option<u64>>, WriterError> {
-    let mut conn = Connection::connect(target, 16).await?;
+    let mut conn = Connection::connect_with(target, 16, timeouts).await?;
     conn.query(&[b"SELECT", db.to_string().as_bytes()]).await?;
     let mut out = Vec::with_capacity(senders);
     for i in 0..senders {
@@ -63,8 +64,8 @@ fn parse(value: &str, at: ResumePoint, senders: usize, i: usize) -> Result<Optio
 }
 
 /// Deletes the markers (after a clean stop the checkpoint is exact without them).
-pub(crate) async fn clear(target: &Endpoint, db: u64, senders: usize) -> Result<(), WriterError> {
-    let mut conn = Connection::connect(target, 16).await?;
+pub(crate) async fn clear(target: &Endpoint, timeouts: Timeouts, db: u64, senders: usize) -> Result<(), WriterError> {
+    let mut conn = Connection::connect_with(target, 16, timeouts).await?;
     conn.query(&[b"SELECT", db.to_string().as_bytes()]).await?;
     let keys: Vec<Vec<u8>> = (0..senders).map(key).collect();
     let mut args: Vec<&[u8]> = vec![b"DEL"];

@@ -53,7 +53,42 @@ impl Progress {
 }
 
 /// The first error of any sender; the others stop when they see the dispatcher gone.
-pub(crate) type Failure = Arc<Mutex<Option<WriterError>>>;
+pub(crate) type Failure = Arc<Mutex<FirstError>>;
+
+/// The first sender error, until the dispatcher takes it; then what it was, so that
+/// later calls can still say why the senders are gone (and whether a retry may help).
+#[derive(Debug, Default)]
+pub(crate) struct FirstError {
+    error: Option<WriterError>,
+    /// The error taken: its text with causes, and whether it was retryable.
+    taken: Option<(String, bool)>,
+}
+
+impl FirstError {
+    /// The first error, once.
+    pub(crate) fn take(&mut self) -> Option<WriterError> {
+        let error = self.error.take()?;
+        self.taken = Some((error.describe(), error.is_retryable()));
+        Some(error)
+    }
+
+    /// Why the senders are gone: the first error if not taken yet, else what it was.
+    pub(crate) fn gone(&mut self) -> WriterError {
+        if let Some(error) = self.take() {
+            return error;
+        }
+        match &self.taken {
+            Some((first, retryable)) => WriterError::Stopped { first: Some(first.clone()), retryable: *retryable },
+            None => WriterError::stopped(),
+        }
+    }
+
+    fn record(&mut self, error: WriterError) {
+        if self.error.is_none() && self.taken.is_none() {
+            self.error = Some(error);
+        }
+    }
+}
 
 /// Runs a sender until its channel closes or the target fails.
 pub(crate) async fn run(mut conn: Connection, mut rx: mpsc::Receiver<Msg>, progress: Arc<Progress>, failure: Failure) {
@@ -101,8 +136,12 @@ pub(crate) async fn run(mut conn: Connection, mut rx: mpsc::Receiver<Msg>, progr
             Msg::Flush(done) => {
                 let r = conn.drain().await;
                 settle(&mut conn, &mut marks, &progress);
+                if let Err(e) = r {
+                    // Recorded before `done` is dropped, so the dispatcher sees why.
+                    return fail(&failure, e.into());
+                }
                 let _ = done.send(());
-                r
+                Ok(())
             }
         };
         if let Err(e) = result {
@@ -145,8 +184,29 @@ fn settle(conn: &mut Connection, marks: &mut VecDeque<(u64, u64)>, progress: &Pr
 
 fn fail(failure: &Failure, e: WriterError) {
     if let Ok(mut slot) = failure.lock() {
-        if slot.is_none() {
-            *slot = Some(e);
-        }
+        slot.record(e);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use replicant_target::TargetError;
+
+    use super::*;
+
+    #[test]
+    fn the_first_error_is_returned_once_then_named_by_stopped() {
+        let mut first = FirstError::default();
+        assert!(matches!(first.gone(), WriterError::Stopped { first: None, retryable: false }));
+        first.record(WriterError::Target(TargetError::Timeout { addr: "t:1".into(), secs: 2, pending: 5 }));
+        first.record(WriterError::Target(TargetError::Closed { addr: "t:1".into(), pending: 0 }));
+        let e = first.gone();
+        assert!(matches!(e, WriterError::Target(TargetError::Timeout { pending: 5, .. })), "{e}");
+        assert!(first.take().is_none());
+        first.record(WriterError::Marker("later".into()));
+        let later = first.gone();
+        let WriterError::Stopped { first: Some(text), retryable: true } = &later else { panic!("{later}") };
+        assert!(text.contains("answered nothing for 2 s"), "{text}");
+        assert!(later.is_retryable());
     }
 }

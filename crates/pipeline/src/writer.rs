@@ -7,13 +7,14 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use replicant_convert::{CommandInfo, Commands, ConvertConfig, Converter, TargetProfile};
 use replicant_link::{Sink, SinkError};
 use replicant_net::Endpoint;
 use replicant_rdb::Event as RdbEvent;
 use replicant_repl::{Command, ReplId, ResumePoint};
-use replicant_target::{Connection, Policy};
+use replicant_target::{Connection, Policy, Timeouts};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -63,6 +64,14 @@ pub struct WriterConfig {
     /// ([`Writer::resume_exactly`]). Turned off, with a warning, on a cluster target.
     /// Default: off.
     pub exactly_once: bool,
+    /// While commands are in flight on a connection, the longest the target may go
+    /// without sending a reply byte or taking a byte written to it; then the writer stops
+    /// with [`replicant_target::TargetError::Timeout`] (retryable). A slow target that
+    /// keeps answering never trips it. Default: 60 s; zero: no limit.
+    pub reply_timeout: Duration,
+    /// How long connecting to the target (TCP, TLS, `AUTH`, `PING`) may take. Default:
+    /// 10 s; zero: no limit.
+    pub connect_timeout: Duration,
 }
 
 impl Default for WriterConfig {
@@ -77,7 +86,16 @@ impl Default for WriterConfig {
             skip_errors: Vec::new(),
             strict_key_order: false,
             exactly_once: false,
+            reply_timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(10),
         }
+    }
+}
+
+impl WriterConfig {
+    /// The connections' time limits.
+    pub(crate) fn timeouts(&self) -> Timeouts {
+        Timeouts::new(self.connect_timeout, self.reply_timeout)
     }
 }
 
@@ -231,6 +249,8 @@ pub struct Writer {
     replid: Option<ReplId>,
     /// The source database of the last command queued.
     stream_db: u64,
+    /// Offset after the last command that writes to the target (or the snapshot's end).
+    data_end: u64,
     /// The senders of the snapshot key being converted: its slot's, and its node's first.
     key_senders: (usize, usize),
     /// Where the stream's database changed: (offset, new database), oldest first; the
@@ -242,7 +262,7 @@ impl Writer {
     /// Connects the senders to the target.
     pub async fn connect(target: &Endpoint, mut cfg: WriterConfig) -> Result<Writer, WriterError> {
         cfg.shards = cfg.shards.max(1);
-        let mut probe = Connection::connect(target, cfg.window).await?;
+        let mut probe = Connection::connect_with(target, cfg.window, cfg.timeouts()).await?;
         let info = probe.query(&[b"INFO", b"server"]).await?.text();
         let profile = TargetProfile::from_info(&info).unwrap_or_else(TargetProfile::latest);
         let topology = Topology::discover(target, &mut probe, cfg.shards).await?;
@@ -260,7 +280,7 @@ impl Writer {
         let limiter = Limiter::new(cfg.rate);
         let failure: Failure = Arc::default();
         let policy = Policy::new(cfg.skip_errors.clone(), cfg.strict_key_order).follow_redirects(topology.is_cluster());
-        let (shards, tasks) = spawn_senders(&topology, cfg.window, &policy, &failure).await?;
+        let (shards, tasks) = spawn_senders(&topology, &cfg, &policy, &failure).await?;
         let progress = Arc::new(WriterProgress {
             shards: Mutex::new(shards.iter().map(|s: &Shard| s.progress.clone()).collect()),
             ..WriterProgress::default()
@@ -270,6 +290,7 @@ impl Writer {
             target_endpoint: target.clone(),
             replid: None,
             stream_db: 0,
+            data_end: 0,
             key_senders: (0, 0),
             db_marks: VecDeque::from([(0, 0)]),
             topology,
@@ -295,6 +316,7 @@ impl Writer {
     pub fn resume_from(&mut self, at: ResumePoint) {
         self.replid = Some(at.replid);
         self.offset = at.offset;
+        self.data_end = at.offset;
         self.dispatched = at.offset;
         self.progress.dispatched.store(at.offset, Ordering::Release);
         self.streaming = true;
@@ -314,7 +336,8 @@ impl Writer {
         if !self.cfg.exactly_once {
             return Ok(0);
         }
-        let marks = crate::marker::read(&self.target_endpoint, self.marker_db(), at, self.shards.len()).await?;
+        let (target, db, senders) = (&self.target_endpoint, self.marker_db(), self.shards.len());
+        let marks = crate::marker::read(target, self.cfg.timeouts(), db, at, senders).await?;
         let mut found = 0;
         for (shard, mark) in self.shards.iter_mut().zip(marks) {
             shard.skip_through = mark.filter(|m| *m > at.offset);
@@ -333,7 +356,7 @@ impl Writer {
         if !self.cfg.exactly_once {
             return Ok(());
         }
-        crate::marker::clear(&self.target_endpoint, self.marker_db(), self.shards.len()).await
+        crate::marker::clear(&self.target_endpoint, self.cfg.timeouts(), self.marker_db(), self.shards.len()).await
     }
 
     fn marker_db(&self) -> u64 {
@@ -396,8 +419,9 @@ impl Writer {
         self.failure.lock().ok().and_then(|mut f| f.take())
     }
 
+    /// Why a sender is gone.
     fn failed(&self) -> WriterError {
-        self.take_failure().unwrap_or(WriterError::Stopped)
+        self.failure.lock().map_or_else(|_| WriterError::stopped(), |mut f| f.gone())
     }
 
     /// Hands queued work to the senders, in order.
@@ -471,7 +495,8 @@ impl Writer {
 
     /// Drops the database marks before the committed offset, keeping the one in force there.
     fn forget_old_db_marks(&mut self) {
-        let committed = self.progress.committed.load(Ordering::Relaxed);
+        // The resume point may lie before the committed offset (see `resume_offset`).
+        let committed = self.progress.committed.load(Ordering::Relaxed).min(self.data_end);
         while self.db_marks.get(1).is_some_and(|(at, _)| *at <= committed) {
             self.db_marks.pop_front();
         }
@@ -497,7 +522,7 @@ impl Writer {
     /// Whether sender `i`'s pending batch must be handed over before a command of source
     /// offset `offset` joins it.
     fn batch_full(&self, i: usize, offset: u64) -> Result<bool, WriterError> {
-        let Some(shard) = self.shards.get(i) else { return Err(WriterError::Stopped) };
+        let Some(shard) = self.shards.get(i) else { return Err(WriterError::stopped()) };
         let boundary = !self.streaming || offset != shard.pending_offset;
         let size = shard.pending.len() >= self.cfg.batch_commands || shard.pending.byte_len() >= BATCH_MAX_BYTES;
         Ok(size && boundary)
@@ -518,7 +543,7 @@ impl Writer {
             return Err(not_in_cluster(info.db));
         }
         let (streaming, dispatched) = (self.streaming, self.dispatched);
-        let Some(shard) = self.shards.get_mut(i) else { return Err(WriterError::Stopped) };
+        let Some(shard) = self.shards.get_mut(i) else { return Err(WriterError::stopped()) };
         if streaming && shard.skip_through.is_some_and(|through| offset <= through) {
             return Ok(());
         }
@@ -530,7 +555,7 @@ impl Writer {
 
     async fn send_pending(&mut self, i: usize) -> Result<(), WriterError> {
         let (commands, offset) = {
-            let Some(shard) = self.shards.get_mut(i) else { return Err(WriterError::Stopped) };
+            let Some(shard) = self.shards.get_mut(i) else { return Err(WriterError::stopped()) };
             if shard.pending.is_empty() {
                 return Ok(());
             }
@@ -540,7 +565,7 @@ impl Writer {
             (std::mem::replace(&mut shard.pending, next), shard.pending_offset)
         };
         self.limiter.take(commands.len(), commands.byte_len()).await;
-        let Some(shard) = self.shards.get(i) else { return Err(WriterError::Stopped) };
+        let Some(shard) = self.shards.get(i) else { return Err(WriterError::stopped()) };
         let p = &shard.progress;
         if p.batches_acked.load(Ordering::Relaxed) == p.batches_sent.load(Ordering::Relaxed) {
             // An idle sender has everything up to its floor applied; without this its
@@ -625,14 +650,14 @@ impl Writer {
 /// Connects one sender per endpoint of `topology` and starts its task.
 async fn spawn_senders(
     topology: &Topology,
-    window: usize,
+    cfg: &WriterConfig,
     policy: &Policy,
     failure: &Failure,
 ) -> Result<(Vec<Shard>, Vec<JoinHandle<()>>), WriterError> {
     let mut shards = Vec::with_capacity(topology.endpoints().len());
     let mut tasks = Vec::with_capacity(topology.endpoints().len());
     for endpoint in topology.endpoints() {
-        let conn = Connection::connect(endpoint, window).await?.with_policy(policy.clone());
+        let conn = Connection::connect_with(endpoint, cfg.window, cfg.timeouts()).await?.with_policy(policy.clone());
         let (tx, rx) = mpsc::channel(4);
         let progress = Arc::new(Progress::default());
         tasks.push(tokio::spawn(shard::run(conn, rx, progress.clone(), failure.clone())));
@@ -647,6 +672,19 @@ async fn spawn_senders(
         });
     }
     Ok((shards, tasks))
+}
+
+/// Where a new link may continue when everything up to `committed` is applied: once every
+/// command that writes is applied, the end of the last one (`data_end`). What follows it
+/// (`PING`s, `REPLCONF`, `SELECT`, unforwarded `PUBLISH`es: a Sentinel's hello messages)
+/// is received again harmlessly, and a replica promoted in a failover, which may not have
+/// got those trailing commands of its old master, can still continue the history there.
+fn resume_offset(committed: u64, data_end: u64) -> u64 {
+    if committed >= data_end {
+        data_end
+    } else {
+        committed
+    }
 }
 
 /// The stream's database at `offset`, from the marks where it changed.
@@ -694,6 +732,7 @@ impl Sink for Writer {
 
     fn snapshot_done(&mut self, offset: u64) -> Result<(), SinkError> {
         self.offset = offset;
+        self.data_end = offset;
         self.work.push(Work::SnapshotDone(offset));
         Ok(())
     }
@@ -720,8 +759,9 @@ impl Sink for Writer {
         let committed = self.progress.applied_now()?;
         self.progress.committed.store(committed, Ordering::Relaxed);
         if let Some(replid) = self.replid {
-            let db = db_at(&self.db_marks, committed);
-            self.progress.set_resume_point(ResumePoint { replid, offset: committed, db });
+            let offset = resume_offset(committed, self.data_end);
+            let db = db_at(&self.db_marks, offset);
+            self.progress.set_resume_point(ResumePoint { replid, offset, db });
         }
         Some(committed)
     }

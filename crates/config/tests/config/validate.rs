@@ -57,6 +57,13 @@ fn ranges_are_refused_just_outside_both_ends() {
             |c| c.state.checkpoint_interval_ms = 3_600_001,
             "state.checkpoint_interval_ms: must be between 10 and 3600000 (got 3600001)",
         ),
+        (|c| c.source.timeout_ms = 999, "source.timeout_ms: must be between 1000 and 3600000 (got 999)"),
+        (|c| c.target.timeout_ms = 3_600_001, "target.timeout_ms: must be between 1000 and 3600000 (got 3600001)"),
+        (|c| c.target.retry.max_delay_ms = 99, "target.retry.max_delay_ms: must be between 100 and 600000 (got 99)"),
+        (
+            |c| c.target.retry.max_delay_ms = 600_001,
+            "target.retry.max_delay_ms: must be between 100 and 600000 (got 600001)",
+        ),
     ]);
 }
 
@@ -80,6 +87,46 @@ fn ranges_accept_both_ends() {
         |c| c.parser.raw_value_max = 0,
         |c| c.state.checkpoint_interval_ms = 10,
         |c| c.state.checkpoint_interval_ms = 3_600_000,
+        |c| c.source.timeout_ms = 1_000,
+        |c| c.target.timeout_ms = 3_600_000,
+        |c| c.target.retry.max_delay_ms = 100,
+        |c| c.target.retry.max_delay_ms = 600_000,
+        |c| c.target.retry.attempts = u32::MAX,
+    ]);
+}
+
+#[test]
+fn sentinels_name_the_master_instead_of_a_url() {
+    assert_accepted(&[
+        |c| {
+            c.source.url = None;
+            c.source.sentinel = vec!["127.0.0.1:26379".into(), "rediss://:pw@sentinel.internal:26380".into()];
+            c.source.master_name = Some("mymaster".into());
+        },
+        // The URL then gives the master's credentials.
+        |c| {
+            c.source.url = Some("redis://:master-pw@ignored:6379".into());
+            c.source.sentinel = vec!["127.0.0.1:26379".into()];
+            c.source.master_name = Some("mymaster".into());
+        },
+    ]);
+    assert_refused(&[
+        (
+            |c| {
+                c.source.url = None;
+                c.source.sentinel = vec!["127.0.0.1:26379".into()];
+            },
+            "source.master_name: required with source.sentinel",
+        ),
+        (|c| c.source.master_name = Some("mymaster".into()), "source.sentinel: required with source.master_name"),
+        (
+            |c| {
+                c.source.url = None;
+                c.source.sentinel = vec!["127.0.0.1:26379".into(), "http://x".into()];
+                c.source.master_name = Some("mymaster".into());
+            },
+            "source.sentinel[1]: not host:port or a redis:// or rediss:// URL",
+        ),
     ]);
 }
 
@@ -95,7 +142,7 @@ fn urls_are_required_and_must_parse() {
         (|c| c.target.url = Some("redis://h:99999".into()), "target.url: not a redis:// or rediss:// URL"),
         (
             |c| c.source.url = None,
-            "source.url: required when admin.listen and source.rdb_file are not set (nothing could send REPLICAOF)",
+            "source.url: required when admin.listen, source.sentinel and source.rdb_file are not set (nothing could send REPLICAOF)",
         ),
     ]);
 }

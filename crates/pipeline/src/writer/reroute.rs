@@ -64,7 +64,7 @@ impl Writer {
         node.port =
             port.parse().map_err(|_| WriterError::SlotMap(format!("bad port in an ASK reply: {:?}", r.addr)))?;
         node.db = None;
-        let mut conn = Connection::connect(&node, 16).await?;
+        let mut conn = Connection::connect_with(&node, 16, self.cfg.timeouts()).await?;
         let mut batch = Commands::new();
         batch.command("ASKING", 0, None, &[]);
         for (info, bytes) in r.command.iter() {
@@ -77,9 +77,9 @@ impl Writer {
 
     /// Reads the slot map again and reconnects the senders (all drained) to its masters.
     async fn refresh_topology(&mut self) -> Result<(), WriterError> {
-        let mut probe = Connection::connect(&self.target_endpoint, 16).await?;
+        let mut probe = Connection::connect_with(&self.target_endpoint, 16, self.cfg.timeouts()).await?;
         let topology = Topology::discover(&self.target_endpoint, &mut probe, self.cfg.shards).await?;
-        let (shards, tasks) = spawn_senders(&topology, self.cfg.window, &self.policy, &self.failure).await?;
+        let (shards, tasks) = spawn_senders(&topology, &self.cfg, &self.policy, &self.failure).await?;
         for shard in &shards {
             shard.progress.acked.store(self.dispatched, Ordering::Relaxed);
         }

@@ -27,7 +27,7 @@ impl Writer {
         let db = self.converter.db();
         let cluster = self.topology.is_cluster();
         let dispatched = self.dispatched;
-        let Some(shard) = self.shards.get_mut(i) else { return Err(WriterError::Stopped) };
+        let Some(shard) = self.shards.get_mut(i) else { return Err(WriterError::stopped()) };
         shard.prepare(db, cluster, dispatched);
         let from = shard.pending.len();
         self.converter.event(event, &mut shard.pending)?;
@@ -49,7 +49,7 @@ impl Writer {
 
     /// Moves sender `from_sender`'s pending commands from the `from`-th on to sender `to`.
     fn move_tail(&mut self, from_sender: usize, from: usize, to: usize, offset: u64) -> Result<(), WriterError> {
-        let Some(shard) = self.shards.get_mut(from_sender) else { return Err(WriterError::Stopped) };
+        let Some(shard) = self.shards.get_mut(from_sender) else { return Err(WriterError::stopped()) };
         let mut tail = Commands::new();
         for (info, bytes) in shard.pending.iter().skip(from) {
             tail.push_encoded(info, shard.pending.key_of(info), bytes);

@@ -41,6 +41,7 @@ impl Writer {
                 if let Some(mut tx) = self.tx.take() {
                     tx.commands.push_raw("EXEC", db, None, cmd.raw());
                     self.queue_transaction(tx)?;
+                    self.data_end = self.offset;
                 }
             }
             Route::Discard => self.tx = None,
@@ -53,6 +54,7 @@ impl Writer {
                     let out = self.work.routed(offset);
                     out.push_keyed(name, db, key, slot, cmd.raw());
                     out.stamp_last(offset);
+                    self.data_end = offset;
                 }
             }
             Route::Split(parts) if self.tx.is_none() => {
@@ -66,6 +68,7 @@ impl Writer {
                     out.push_raw(name, db, key, &encode(&part));
                 }
                 out.stamp_from(from, offset);
+                self.data_end = offset;
             }
             route => {
                 if let Some(tx) = self.tx.as_mut() {
@@ -75,6 +78,7 @@ impl Writer {
                 }
                 let mut one = Commands::new();
                 one.push_raw(name, db, None, cmd.raw());
+                self.data_end = self.offset;
                 match route {
                     Route::Broadcast => self.work.push(Work::Broadcast(one, self.offset)),
                     _ if self.topology.is_cluster() => {

@@ -1,0 +1,345 @@
+//! Following a master: sessions of link and writer, one after the other, until the job is
+//! stopped. A session ends when the job is stopped (or `--once` is satisfied), when the
+//! target is lost, or on an error that retrying cannot fix. After a lost target the next
+//! session starts after a pause that doubles up to `target.retry.max_delay_ms`, and goes on
+//! from what the target acknowledged: the master is asked for the rest of the same
+//! replication history (`PSYNC`), and the exactly-once markers say what the target applied
+//! beyond that. When Sentinels name the master, a `+switch-master` ends the session too, and
+//! the next one continues the history on the new master with `PSYNC`, as a replica does
+//! after a failover.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use replicant_link::{LinkConfig, LinkError, Sink as _};
+use replicant_net::Endpoint;
+use replicant_pipeline::WriterError;
+use replicant_repl::ResumePoint;
+use replicant_sentinel::{MasterAddr, SentinelConfig, SwitchWatcher};
+use replicant_target::TargetError;
+use tokio::sync::watch;
+
+use super::checkpoint::Checkpoint;
+use super::job::{connect_writer, keep_checkpoint, read_start, store_final, JobSpec, Start};
+use super::plan::SentinelSource;
+use super::status::{JobStatus, Stage};
+
+/// First pause after a lost target.
+const FIRST_PAUSE: Duration = Duration::from_millis(200);
+
+/// Where the master is.
+pub(crate) enum Locator<'a> {
+    /// This one (configured, or attached with `REPLICAOF`).
+    Fixed(&'a Endpoint),
+    /// The one Sentinels name, followed through their failovers.
+    Sentinel(&'a SentinelSource),
+}
+
+impl Locator<'_> {
+    /// The master now, verified when Sentinels name it.
+    async fn locate(&self) -> anyhow::Result<Endpoint> {
+        match self {
+            Locator::Fixed(master) => Ok((*master).clone()),
+            Locator::Sentinel(s) => {
+                let config = SentinelConfig::default();
+                let addr = replicant_sentinel::master_addr_verified(&s.sentinels, &s.name, &s.template, &config)
+                    .await
+                    .with_context(|| format!("the Sentinels cannot name the master {:?}", s.name))?;
+                Ok(addr.to_endpoint(&s.template))
+            }
+        }
+    }
+
+    /// A watcher of the Sentinels' failovers, for a master found at `now`.
+    fn watch(&self, now: &Endpoint) -> anyhow::Result<Option<SwitchWatcher>> {
+        let Locator::Sentinel(s) = self else { return Ok(None) };
+        let current = MasterAddr::new(now.host.clone(), now.port);
+        let watcher = SwitchWatcher::start(s.sentinels.clone(), &s.name, current, SentinelConfig::default())?;
+        Ok(Some(watcher))
+    }
+}
+
+/// How a session ended, when it did not fail for good.
+enum Ended {
+    /// Stopped, or `--once` is satisfied.
+    Stopped,
+    /// The Sentinels announced a new master; the session drained and checkpointed.
+    Switched { resume: Option<ResumePoint> },
+    /// The target could not be reached or dropped its connections.
+    TargetLost {
+        error: anyhow::Error,
+        /// What the target acknowledged, once streaming.
+        resume: Option<ResumePoint>,
+        /// Whether snapshot commands may have reached the target.
+        wrote_snapshot: bool,
+        /// Whether the session got as far as the link (a new run of failures starts).
+        ran: bool,
+    },
+}
+
+/// Follows the master until stopped or a final error, riding out a lost target and the
+/// Sentinels' failovers.
+pub(crate) async fn follow_master(
+    spec: &JobSpec,
+    locator: Locator<'_>,
+    status: &Arc<JobStatus>,
+    mut stop: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let plan = &spec.plan;
+    let mut master = locator.locate().await?;
+    status.set_master(&master);
+    let mut watcher = locator.watch(&master)?;
+    let mut start = read_start(spec.state.as_deref(), spec.carried.as_ref(), &master.addr(), &plan.target.addr())?;
+    let (mut failures, mut pause) = (0u32, FIRST_PAUSE);
+    loop {
+        let ended = session(spec, &master, status, &mut stop, &start, watcher.as_mut()).await?;
+        let (error, resume, wrote_snapshot, ran) = match ended {
+            Ended::Stopped => return Ok(()),
+            Ended::Switched { resume } => {
+                let Some(at) = resume else {
+                    anyhow::bail!(
+                        "the master failed over during the full sync, which cannot be resumed: the target holds part \
+                         of a snapshot. Start again with an empty target or target.existing_data = \"replace\""
+                    );
+                };
+                let previous = master.addr();
+                master = locator.locate().await?;
+                status.set_master(&master);
+                tracing::info!(
+                    from = %previous,
+                    to = %master.addr(),
+                    "The Sentinels named a new master; continuing the replication history there (PSYNC)."
+                );
+                start = Start { resume: Some(at), previous_master: Some(previous), ..Start::default() };
+                continue;
+            }
+            Ended::TargetLost { error, resume, wrote_snapshot, ran } => (error, resume, wrote_snapshot, ran),
+        };
+        if resume.is_none() && wrote_snapshot {
+            return Err(error).context(
+                "the target was lost during the full sync, which cannot be resumed: it holds part of a snapshot. \
+                 Start again with an empty target or target.existing_data = \"replace\"",
+            );
+        }
+        if ran {
+            // The last session got somewhere: a new run of failures starts.
+            (failures, pause) = (0, FIRST_PAUSE);
+        }
+        failures += 1;
+        if plan.target_retry.max_attempts().is_some_and(|max| failures >= max) {
+            return Err(error).context(format!("gave up after {failures} attempts to reach the target"));
+        }
+        status.target_retries.fetch_add(1, Ordering::Relaxed);
+        status.set_last_target_error(format!("{error:#}"));
+        tracing::warn!(
+            error = %format!("{error:#}"),
+            retry_in_ms = pause.as_millis() as u64,
+            "The target was lost; trying again."
+        );
+        status.set_stage(Stage::TargetBackoff);
+        tokio::select! {
+            () = tokio::time::sleep(pause) => {}
+            _ = stop.wait_for(|s| *s) => return Ok(()),
+        }
+        pause = (pause * 2).min(plan.target_retry.max_delay());
+        let applied_before = status.target_figures().0 + status.link.rdb_keys.load(Ordering::Relaxed);
+        start = Start { resume, lost_target: Some(applied_before), ..Start::default() };
+    }
+}
+
+/// One session: writer and prechecks, then the link until it ends.
+async fn session(
+    spec: &JobSpec,
+    master: &Endpoint,
+    status: &Arc<JobStatus>,
+    stop: &mut watch::Receiver<bool>,
+    start: &Start,
+    watcher: Option<&mut SwitchWatcher>,
+) -> anyhow::Result<Ended> {
+    let plan = &spec.plan;
+    let (source, target) = (master.addr(), plan.target.addr());
+    let resume = start.resume;
+    let lost = |error: anyhow::Error| Ended::TargetLost { error, resume, wrote_snapshot: false, ran: false };
+    let mut writer = match connect_writer(plan, status, resume.is_some(), start.partial_snapshot).await {
+        Ok((writer, keys)) => {
+            came_back_empty(start, keys)?;
+            writer
+        }
+        Err(e) if target_lost(&e) => return Ok(lost(e)),
+        Err(e) => return Err(e),
+    };
+    let progress = writer.progress();
+    if resume.is_none() {
+        let (master, status) = (master.clone(), status.clone());
+        tokio::spawn(async move {
+            if let Some(keys) = super::estimate::master_keys(&master).await {
+                status.expected_keys.store(keys, Ordering::Relaxed);
+            }
+        });
+    }
+    match (resume, &spec.state) {
+        (Some(at), _) => {
+            let from = if spec.state.is_some() { "the checkpoint" } else { "where the last job left the target" };
+            tracing::info!(replid = %at.replid, offset = at.offset, db = at.db, "Resuming from {from}.");
+            let markers = match writer.resume_exactly(at).await {
+                Ok(markers) => markers,
+                Err(e) if e.is_retryable() => return Ok(lost(e.into())),
+                Err(e) => return Err(e.into()),
+            };
+            if writer.exactly_once() {
+                tracing::info!(markers, "Exactly once: commands the target applied after the checkpoint are skipped.");
+            }
+        }
+        (None, Some(state)) => state.store(&Checkpoint::full_sync(&source, &target))?,
+        (None, None) => {}
+    }
+    let mut link = LinkConfig::new(master.clone());
+    link.parser = plan.parser.clone();
+    link.full_resync = plan.full_resync;
+    link.replica = link.replica.resume(resume).timeout(plan.source_timeout);
+    status.set_stage(Stage::Running);
+    let checkpointer = spec.state.clone().map(|state| {
+        let ends = (source.clone(), target.clone());
+        tokio::spawn(keep_checkpoint(state, progress.clone(), ends, plan.checkpoint_every))
+    });
+    let once = plan.once;
+    let switched = std::sync::atomic::AtomicBool::new(false);
+    let stopped = async {
+        let applied = async {
+            while !(once && progress.snapshot_applied()) {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        };
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => {}
+            () = applied => tracing::info!("The snapshot is applied on the target; stopping (--once)."),
+            () = next_switch(watcher, master) => switched.store(true, Ordering::Relaxed),
+        }
+    };
+    let full_syncs_before = status.link.full_syncs.load(Ordering::Relaxed);
+    let result = replicant_link::run(link, &mut writer, status.link.clone(), stopped).await;
+    if let Some(task) = checkpointer {
+        task.abort();
+    }
+    if let Err(e) = &result {
+        if link_lost_target(e) {
+            // What the target acknowledged before it went is the point to go on from.
+            let _ = writer.committed();
+            if let Some(state) = &spec.state {
+                store_final(state, &progress, &source, &target)?;
+            }
+            let wrote_snapshot = status.link.full_syncs.load(Ordering::Relaxed) > full_syncs_before;
+            let resume = progress.resume_point();
+            drop(writer);
+            let error = anyhow::Error::new(result.err().unwrap_or(LinkError::Closed));
+            return Ok(Ended::TargetLost { error, resume, wrote_snapshot, ran: true });
+        }
+    }
+    if switched.load(Ordering::Relaxed) && result.is_ok() {
+        finish(spec, writer, status, &source, &target, start, result).await?;
+        return Ok(Ended::Switched { resume: progress.resume_point() });
+    }
+    finish(spec, writer, status, &source, &target, start, result).await.map(|()| Ended::Stopped)
+}
+
+/// Resolves when the Sentinels name a master other than `now`; never without Sentinels.
+async fn next_switch(watcher: Option<&mut SwitchWatcher>, now: &Endpoint) {
+    let Some(watcher) = watcher else { return std::future::pending().await };
+    while let Some(addr) = watcher.next().await {
+        if (addr.host.as_str(), addr.port) != (now.host.as_str(), now.port) {
+            tracing::info!(master = %addr, "The Sentinels announced a failover (+switch-master).");
+            return;
+        }
+    }
+    std::future::pending().await
+}
+
+/// The end of a session that was stopped or failed for good: drain, final checkpoint,
+/// markers deleted after a clean drain, and the error explained.
+async fn finish(
+    spec: &JobSpec,
+    mut writer: replicant_pipeline::Writer,
+    status: &JobStatus,
+    source: &str,
+    target: &str,
+    start: &Start,
+    result: Result<(), LinkError>,
+) -> anyhow::Result<()> {
+    let progress = writer.progress();
+    let drained = writer.finish().await;
+    let _ = writer.committed();
+    if let Some(state) = &spec.state {
+        store_final(state, &progress, source, target)?;
+    }
+    if drained.is_ok() {
+        writer.clear_markers().await.context("cannot delete the exactly-once markers")?;
+    }
+    let closed = writer.close().await;
+    let link = &status.link;
+    tracing::info!(
+        "Stopped after {:.2?}: {} keys in the snapshot, {} stream commands, master offset {}.",
+        status.started.elapsed(),
+        link.rdb_keys.load(Ordering::Relaxed),
+        link.commands.load(Ordering::Relaxed),
+        link.offset.load(Ordering::Relaxed),
+    );
+    if let Err(LinkError::FullResyncRefused { .. }) = &result {
+        let on = match &start.previous_master {
+            Some(previous) => format!(
+                "the history was followed on {previous}, and {source} does not hold it (it is not a replica \
+                 promoted from that master, or its backlog no longer reaches the offset); "
+            ),
+            None => String::new(),
+        };
+        let what = match &spec.state {
+            Some(state) => format!("the checkpoint {}", state.checkpoint_file().display()),
+            None => "the copy on the target".to_string(),
+        };
+        return result.with_context(|| {
+            format!(
+                "{on}{what} cannot be continued; to start over with a full sync, remove the checkpoint and run \
+                 again with an empty target or target.existing_data = \"replace\" (or allow sync.full_resync)"
+            )
+        });
+    }
+    result.context("replication stopped")?;
+    drained.and(closed).context("the target writer stopped")?;
+    Ok(())
+}
+
+/// A target that comes back with no key after it was lost, although keys had been written,
+/// lost its data (restarted without persistence): streaming on would leave a hole.
+fn came_back_empty(start: &Start, keys_now: u64) -> anyhow::Result<()> {
+    match start.lost_target {
+        Some(written) if written > 0 && keys_now == 0 => anyhow::bail!(
+            "the target came back empty after it was lost, although {written} keys and commands had been \
+             applied: it lost its data (restarted without persistence?). Continuing would leave a hole; start \
+             again with a full sync: remove the checkpoint, and run with target.existing_data = \"replace\""
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// Whether an error means the target could not be reached or dropped its connections (so
+/// that trying again may help), as opposed to a refused command or a bad setting.
+pub(crate) fn target_lost(e: &anyhow::Error) -> bool {
+    e.chain().any(is_loss)
+}
+
+fn link_lost_target(e: &LinkError) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if is_loss(c) {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
+}
+
+fn is_loss(c: &(dyn std::error::Error + 'static)) -> bool {
+    c.downcast_ref::<WriterError>().is_some_and(WriterError::is_retryable)
+        || c.downcast_ref::<TargetError>().is_some_and(TargetError::is_connection)
+}

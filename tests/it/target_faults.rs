@@ -1,0 +1,104 @@
+//! A target that goes away during a live migration: killed and started again with its AOF
+//! (the daemon waits in `phase:backoff`, then goes on from what the target holds, applying
+//! nothing twice), started again empty (a clear stop, no streaming over a hole), or gone
+//! for longer than the retries allow (a clear stop).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use replicant_testkit::{fill, free_port, RedisServer};
+
+use crate::load::additive_load;
+use crate::process::{admin, field, info, wait_for, wait_same_but_markers, Daemon};
+
+/// A source whose backlog holds every write of the test, with some data.
+fn source() -> RedisServer {
+    let source =
+        RedisServer::builder().arg("--repl-backlog-size", "256mb").arg("--repl-diskless-sync-delay", "0").start();
+    fill::fill_mixed(&mut source.conn(), 2_000);
+    source
+}
+
+/// A daemon from `source` to `target` with an admin port, quick to retry.
+fn daemon(
+    source: &RedisServer,
+    target: &RedisServer,
+    state: Option<&std::path::Path>,
+    extra: &[&str],
+) -> (Daemon, u16) {
+    let admin_port = free_port();
+    let (src, dst, admin_addr) = (source.url(), target.url(), format!("127.0.0.1:{admin_port}"));
+    let mut args = vec!["sync", "--source", &src, "--target", &dst, "--admin", &admin_addr, "--progress", "never"];
+    args.extend(["--target-retry-max-delay-ms", "500"]);
+    if let Some(state) = state {
+        args.extend(["--state-dir", state.to_str().unwrap()]);
+    }
+    args.extend(extra);
+    (Daemon::start(&args), admin_port)
+}
+
+fn phase(conn: &mut redis::Connection) -> Option<String> {
+    field(&info(conn, "replication"), "phase")
+}
+
+#[test]
+fn a_target_restarted_with_its_aof_continues_exactly_once() {
+    let source = source();
+    let mut target = RedisServer::builder().arg("--appendonly", "yes").start();
+    let state = tempfile::tempdir().unwrap();
+    let (daemon, admin_port) = daemon(&source, &target, Some(state.path()), &["--shards", "4"]);
+    let mut conn = admin(admin_port);
+    wait_for("streaming", Duration::from_secs(60), || phase(&mut conn).as_deref() == Some("streaming"));
+
+    let (stop, done) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)));
+    let load = additive_load(source.conn(), stop.clone(), done.clone());
+    wait_for("writes under way", Duration::from_secs(30), || done.load(Ordering::Relaxed) > 300);
+    target.restart();
+    let at_restart = done.load(Ordering::Relaxed);
+    wait_for("more writes after the restart", Duration::from_secs(30), || {
+        done.load(Ordering::Relaxed) > at_restart + 300
+    });
+    stop.store(true, Ordering::Relaxed);
+    load.join().unwrap();
+
+    // Additive writes (INCR, LPUSH, APPEND, XADD) applied twice or lost would show here.
+    wait_same_but_markers(&source, &target);
+    let text = info(&mut conn, "all");
+    let retries: u64 = field(&text, "target_retries").unwrap().parse().unwrap();
+    assert!(retries >= 1, "the lost target was not counted:\n{text}\n{}", daemon.log());
+    assert!(field(&text, "last_target_error").is_some(), "{text}");
+    assert_eq!(phase(&mut conn).as_deref(), Some("streaming"), "{text}");
+    assert_eq!(source.info_field("stats", "sync_full").as_deref(), Some("1"), "a second full sync happened");
+}
+
+#[test]
+fn a_target_that_comes_back_empty_stops_the_job() {
+    let source = source();
+    let mut target = RedisServer::start();
+    let (daemon, admin_port) = daemon(&source, &target, None, &[]);
+    let mut conn = admin(admin_port);
+    wait_for("streaming", Duration::from_secs(60), || phase(&mut conn).as_deref() == Some("streaming"));
+    wait_same_but_markers(&source, &target);
+    // Without persistence, the restarted target holds nothing.
+    target.restart();
+    source.cli(&["SET", "after", "restart"]);
+    wait_for("phase:failed", Duration::from_secs(60), || phase(&mut conn).as_deref() == Some("failed"));
+    let error = field(&info(&mut conn, "replication"), "last_error").unwrap();
+    assert!(error.contains("came back empty"), "{error}\n{}", daemon.log());
+    assert_eq!(target.cli(&["DBSIZE"]).trim(), "0", "nothing may be streamed over the hole");
+}
+
+#[test]
+fn a_target_gone_for_longer_than_the_retries_stops_the_job() {
+    let source = source();
+    let mut target = RedisServer::start();
+    let (daemon, admin_port) = daemon(&source, &target, None, &["--target-retry-attempts", "3"]);
+    let mut conn = admin(admin_port);
+    wait_for("streaming", Duration::from_secs(60), || phase(&mut conn).as_deref() == Some("streaming"));
+    target.kill();
+    source.cli(&["SET", "after", "kill"]);
+    wait_for("phase:failed", Duration::from_secs(60), || phase(&mut conn).as_deref() == Some("failed"));
+    let error = field(&info(&mut conn, "replication"), "last_error").unwrap();
+    assert!(error.contains("gave up after 3 attempts to reach the target"), "{error}\n{}", daemon.log());
+}
