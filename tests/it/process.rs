@@ -46,6 +46,13 @@ impl Daemon {
         }
     }
 
+    /// The highest resident set size of the process so far (`VmHWM`), in bytes.
+    pub(crate) fn peak_rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        let kib = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).map(|v| v.trim().trim_end_matches("kB").trim());
+        kib.and_then(|k| k.parse::<u64>().ok()).unwrap_or(0) * 1024
+    }
+
     /// SIGKILL, and waits for the process to be gone.
     pub(crate) fn kill(&mut self) {
         self.child.kill().unwrap();

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use replicant_testkit::{fill, free_port, RedisServer};
+use replicant_testkit::{fill, free_port, FaultProxy, RedisServer};
 
 use crate::load::additive_load;
 use crate::process::{admin, field, info, wait_for, wait_same_but_markers, Daemon};
@@ -101,4 +101,43 @@ fn a_target_gone_for_longer_than_the_retries_stops_the_job() {
     wait_for("phase:failed", Duration::from_secs(60), || phase(&mut conn).as_deref() == Some("failed"));
     let error = field(&info(&mut conn, "replication"), "last_error").unwrap();
     assert!(error.contains("gave up after 3 attempts to reach the target"), "{error}\n{}", daemon.log());
+}
+
+/// A target much slower than the master: replicant reads the master only as fast as the
+/// target takes writes (the master buffers the rest), so its memory stays bounded, and the
+/// copy catches up once the target is fast again.
+#[test]
+fn a_slow_target_keeps_memory_bounded() {
+    let source = source();
+    let target = RedisServer::start();
+    let proxy = FaultProxy::start(target.port());
+    let admin_port = free_port();
+    let (src, dst) = (source.url(), format!("redis://127.0.0.1:{}", proxy.port()));
+    let admin_addr = format!("127.0.0.1:{admin_port}");
+    let daemon =
+        Daemon::start(&["sync", "--source", &src, "--target", &dst, "--admin", &admin_addr, "--progress", "never"]);
+    let mut conn = admin(admin_port);
+    wait_for("streaming", Duration::from_secs(60), || phase(&mut conn).as_deref() == Some("streaming"));
+
+    proxy.throttle(128 << 10);
+    // 64 MB of writes arrive far faster than the target takes them.
+    let value = "x".repeat(16 << 10);
+    for round in 0..8 {
+        let mut pipe = redis::pipe();
+        for i in 0..512 {
+            pipe.cmd("SET").arg(format!("big:{round}:{i}")).arg(&value).ignore();
+        }
+        let _: () = pipe.query(&mut source.conn()).unwrap();
+    }
+    wait_for("a backlog of unapplied writes", Duration::from_secs(30), || {
+        field(&info(&mut conn, "replication"), "lag_bytes").is_some_and(|l| l.parse::<u64>().unwrap() > 16 << 20)
+    });
+    let peak = daemon.peak_rss();
+    assert!(peak < 64 << 20, "replicant's peak RSS reached {} MiB behind a slow target", peak >> 20);
+
+    proxy.heal();
+    wait_same_but_markers(&source, &target);
+    let peak = daemon.peak_rss();
+    assert!(peak < 64 << 20, "replicant's peak RSS reached {} MiB catching up", peak >> 20);
+    eprintln!("peak RSS behind a slow target and catching up: {:.1} MiB", peak as f64 / f64::from(1 << 20));
 }
