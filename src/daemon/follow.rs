@@ -204,6 +204,8 @@ async fn session(
         let ends = (source.clone(), target.clone());
         tokio::spawn(keep_checkpoint(state, progress.clone(), ends, plan.checkpoint_every))
     });
+    // Spawned here, after the last early return, since it only ends when aborted.
+    let buffer_watch = resume.is_none().then(|| super::output_buffer::spawn_for(master, status));
     let once = plan.once;
     let switched = std::sync::atomic::AtomicBool::new(false);
     let stopped = async {
@@ -220,7 +222,7 @@ async fn session(
     };
     let full_syncs_before = status.link.full_syncs.load(Ordering::Relaxed);
     let result = replicant_link::run(link, &mut writer, status.link.clone(), stopped).await;
-    if let Some(task) = checkpointer {
+    for task in [checkpointer, buffer_watch].into_iter().flatten() {
         task.abort();
     }
     if let Err(e) = &result {

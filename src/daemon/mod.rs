@@ -10,6 +10,8 @@
 //! - `precheck`: target checks before writing. `checkpoint`: the state directory.
 //! - `status`: a job's live figures. `report`: `INFO` and metrics. `progress`: the bar.
 //! - `estimate`: what the master says of its dataset before the snapshot (the bar's total).
+//! - `output_buffer`: the master's output buffer for replicant during a full sync, against
+//!   its `client-output-buffer-limit` (a warning before the master would drop the link).
 
 mod checkpoint;
 mod controller;
@@ -17,6 +19,7 @@ mod estimate;
 mod follow;
 mod job;
 mod load;
+mod output_buffer;
 mod plan;
 mod precheck;
 mod progress;

@@ -35,7 +35,9 @@ fn replication(job: Option<&JobStatus>, attached: bool) -> InfoSection {
         .field("rdb_bytes", link.rdb_bytes.load(Ordering::Relaxed))
         .field("rdb_size", link.rdb_size.load(Ordering::Relaxed))
         .field("rdb_keys", link.rdb_keys.load(Ordering::Relaxed))
-        .field("rdb_keys_expected", job.expected_keys.load(Ordering::Relaxed));
+        .field("rdb_keys_expected", job.expected_keys.load(Ordering::Relaxed))
+        .field("output_buffer_bytes", job.output_buffer_bytes.load(Ordering::Relaxed))
+        .field("output_buffer_limit", job.output_buffer_limit.load(Ordering::Relaxed));
     if let Some(e) = job.last_error() {
         s = s.field("last_error", e);
     }
@@ -95,6 +97,16 @@ pub(crate) fn metrics(job: Option<&JobStatus>) -> String {
             "replicant_rdb_keys_expected",
             "Keys the master held when the job started (INFO keyspace; 0 when unknown).",
             job.expected_keys.load(Ordering::Relaxed),
+        )
+        .gauge(
+            "replicant_master_output_buffer_bytes",
+            "During a full sync, what the master buffers for replicant (its offset's growth since FULLRESYNC).",
+            job.output_buffer_bytes.load(Ordering::Relaxed),
+        )
+        .gauge(
+            "replicant_master_output_buffer_limit_bytes",
+            "The master's hard client-output-buffer-limit for replicas (0 when none or unknown).",
+            job.output_buffer_limit.load(Ordering::Relaxed),
         )
         .counter(
             "replicant_commands_received_total",

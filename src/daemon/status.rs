@@ -25,6 +25,11 @@ pub(crate) struct JobStatus {
     pub(crate) errors: AtomicU64,
     /// Keys the master said it held before the snapshot (`INFO keyspace`); 0 when unknown.
     pub(crate) expected_keys: AtomicU64,
+    /// During a full sync, what the master buffers for replicant (its offset's growth since
+    /// `FULLRESYNC`); 0 otherwise or when unknown.
+    pub(crate) output_buffer_bytes: AtomicU64,
+    /// The master's hard `client-output-buffer-limit` for replicas; 0 when none or unknown.
+    pub(crate) output_buffer_limit: AtomicU64,
     stage: Mutex<Stage>,
     pub(crate) started: Instant,
 }
@@ -52,6 +57,8 @@ impl JobStatus {
             last_target_error: Mutex::new(None),
             errors: AtomicU64::new(0),
             expected_keys: AtomicU64::new(0),
+            output_buffer_bytes: AtomicU64::new(0),
+            output_buffer_limit: AtomicU64::new(0),
             stage: Mutex::new(Stage::Precheck),
             started: Instant::now(),
         }

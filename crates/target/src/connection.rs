@@ -370,8 +370,17 @@ impl Connection {
         };
         if entry.done < entry.batch.len() {
             // `+OK` to MULTI, `+QUEUED` to the rest: an error here aborts the transaction.
+            // A target out of memory may refuse every command queued, the batch's opening
+            // `SELECT` first: then name the first command with a key instead.
             if let Reply::Error(text) = reply {
-                return Err(self.rejected(&entry.batch, index, text));
+                let info = |i: usize| entry.batch.info().get(i);
+                let named = match info(index) {
+                    Some(c) if c.name == "SELECT" => {
+                        (0..entry.batch.len()).find(|&i| info(i).is_some_and(|c| c.keyed)).unwrap_or(index)
+                    }
+                    _ => index,
+                };
+                return Err(self.rejected(&entry.batch, named, text));
             }
             return Ok(());
         }
