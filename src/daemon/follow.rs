@@ -22,8 +22,9 @@ use replicant_target::TargetError;
 use tokio::sync::watch;
 
 use super::checkpoint::Checkpoint;
-use super::job::{connect_writer, keep_checkpoint, read_start, store_final, JobSpec, Start};
+use super::job::{connect_writer, keep_checkpoint, read_start, store_final, JobSpec, LostTarget, Start};
 use super::plan::SentinelSource;
+use super::precheck::Found;
 use super::status::{JobStatus, Stage};
 
 /// First pause after a lost target.
@@ -93,8 +94,9 @@ pub(crate) async fn follow_master(
     let mut watcher = locator.watch(&master)?;
     let mut start = read_start(spec.state.as_deref(), spec.carried.as_ref(), &master.addr(), &plan.target.addr())?;
     let (mut failures, mut pause) = (0u32, FIRST_PAUSE);
+    let mut target_replids = Vec::new();
     loop {
-        let ended = session(spec, &master, status, &mut stop, &start, watcher.as_mut()).await?;
+        let ended = session(spec, &master, status, &mut stop, &start, watcher.as_mut(), &mut target_replids).await?;
         let (error, resume, wrote_snapshot, ran) = match ended {
             Ended::Stopped => return Ok(()),
             Ended::Switched { resume } => {
@@ -144,8 +146,9 @@ pub(crate) async fn follow_master(
             _ = stop.wait_for(|s| *s) => return Ok(()),
         }
         pause = (pause * 2).min(plan.target_retry.max_delay());
-        let applied_before = status.target_figures().0 + status.link.rdb_keys.load(Ordering::Relaxed);
-        start = Start { resume, lost_target: Some(applied_before), ..Start::default() };
+        let applied = status.target_figures().0 + status.link.rdb_keys.load(Ordering::Relaxed);
+        let lost = LostTarget { applied, replids: target_replids.clone() };
+        start = Start { resume, lost_target: Some(lost), ..Start::default() };
     }
 }
 
@@ -157,14 +160,16 @@ async fn session(
     stop: &mut watch::Receiver<bool>,
     start: &Start,
     watcher: Option<&mut SwitchWatcher>,
+    target_replids: &mut Vec<String>,
 ) -> anyhow::Result<Ended> {
     let plan = &spec.plan;
     let (source, target) = (master.addr(), plan.target.addr());
     let resume = start.resume;
     let lost = |error: anyhow::Error| Ended::TargetLost { error, resume, wrote_snapshot: false, ran: false };
     let mut writer = match connect_writer(plan, status, resume.is_some(), start.partial_snapshot).await {
-        Ok((writer, keys)) => {
-            came_back_empty(start, keys)?;
+        Ok((writer, found)) => {
+            came_back_changed(start, &found)?;
+            *target_replids = found.histories.iter().map(|(id, _)| id.clone()).collect();
             writer
         }
         Err(e) if target_lost(&e) => return Ok(lost(e)),
@@ -311,17 +316,31 @@ async fn finish(
     Ok(())
 }
 
-/// A target that comes back with no key after it was lost, although keys had been written,
-/// lost its data (restarted without persistence): streaming on would leave a hole.
-fn came_back_empty(start: &Start, keys_now: u64) -> anyhow::Result<()> {
-    match start.lost_target {
-        Some(written) if written > 0 && keys_now == 0 => anyhow::bail!(
-            "the target came back empty after it was lost, although {written} keys and commands had been \
-             applied: it lost its data (restarted without persistence?). Continuing would leave a hole; start \
-             again with a full sync: remove the checkpoint, and run with target.existing_data = \"replace\""
-        ),
-        _ => Ok(()),
+/// A target that comes back from a loss must be the one that was lost, with its data. One
+/// with no key although keys had been written lost them (restarted without persistence);
+/// one that is a replica promoted in a failover (its second replication ID is the lost
+/// server's) may lack writes the lost server acknowledged, and no resume can see which.
+/// Streaming on would leave a hole either way.
+fn came_back_changed(start: &Start, found: &Found) -> anyhow::Result<()> {
+    let Some(lost) = &start.lost_target else { return Ok(()) };
+    if lost.applied > 0 && found.keys == 0 {
+        anyhow::bail!(
+            "the target came back empty after it was lost, although {} keys and commands had been applied: it \
+             lost its data (restarted without persistence?). Continuing would leave a hole; start again with a \
+             full sync: remove the checkpoint, and run with target.existing_data = \"replace\"",
+            lost.applied
+        );
     }
+    let promoted = found.histories.iter().any(|(_, second)| lost.replids.iter().any(|id| id == second));
+    if promoted {
+        anyhow::bail!(
+            "the target came back as a replica promoted in a failover (its second replication ID is the lost \
+             server's): it may lack writes the lost server had acknowledged, and no resume can tell which. \
+             Continuing could leave a hole; start again with a full sync: remove the checkpoint, and run with \
+             target.existing_data = \"replace\""
+        );
+    }
+    Ok(())
 }
 
 /// Whether an error means the target could not be reached or dropped its connections (so

@@ -48,19 +48,19 @@ async fn follow(spec: &JobSpec, status: &Arc<JobStatus>, stop: watch::Receiver<b
     }
 }
 
-/// Connects the writer to the target and runs the prechecks; the writer, and the keys the
-/// target holds.
+/// Connects the writer to the target and runs the prechecks; the writer, and what the
+/// checks found.
 pub(crate) async fn connect_writer(
     plan: &Plan,
     status: &JobStatus,
     resuming: bool,
     partial_snapshot: bool,
-) -> anyhow::Result<(Writer, u64)> {
+) -> anyhow::Result<(Writer, precheck::Found)> {
     let writer = Writer::connect(&plan.target, plan.writer.clone()).await.context("cannot set up the target")?;
     status.set_writer(writer.progress());
     let situation = Situation { resuming, partial_snapshot, cluster: writer.is_cluster() };
-    let keys = precheck::run(&writer.nodes(), plan.target.db, plan.existing_data, &situation).await?;
-    Ok((writer, keys))
+    let found = precheck::run(&writer.nodes(), plan.target.db, plan.existing_data, &situation).await?;
+    Ok((writer, found))
 }
 
 /// Where a job starts: what the checkpoint (or, without a state directory, the job before
@@ -73,9 +73,8 @@ pub(crate) struct Start {
     pub(crate) partial_snapshot: bool,
     /// The master the history was followed on, when it is not this one (a failover).
     pub(crate) previous_master: Option<String>,
-    /// After a lost target: the keys and commands it had applied before (a target that
-    /// comes back with no key lost them).
-    pub(crate) lost_target: Option<u64>,
+    /// After a lost target: what it held before.
+    pub(crate) lost_target: Option<LostTarget>,
 }
 
 /// Reads the starting point. A checkpoint is about the target and the replication history
@@ -115,6 +114,15 @@ pub(crate) fn read_start(
         }
         None => Ok(Start { resume: None, partial_snapshot: true, previous_master, lost_target: None }),
     }
+}
+
+/// What a lost target held, to tell what comes back: the keys and commands it had applied
+/// (a target back with no key lost them), and its servers' replication IDs (a server whose
+/// second ID is one of them is a replica promoted in a failover).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct LostTarget {
+    pub(crate) applied: u64,
+    pub(crate) replids: Vec<String>,
 }
 
 /// What a job leaves to the next one in this process when there is no state directory: the

@@ -20,26 +20,36 @@ pub(crate) struct Situation {
     pub(crate) cluster: bool,
 }
 
-/// Runs the checks on every target server; with `replace`, empties them. Returns the keys
-/// the target held.
+/// What the checks found on the target.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Found {
+    /// Keys the target held.
+    pub(crate) keys: u64,
+    /// Each server's replication IDs (`master_replid`, `master_replid2`): a server promoted
+    /// from a replica of another keeps that one's ID as its second.
+    pub(crate) histories: Vec<(String, String)>,
+}
+
+/// Runs the checks on every target server; with `replace`, empties them.
 pub(crate) async fn run(
     nodes: &[Endpoint],
     db: Option<u64>,
     policy: ExistingData,
     s: &Situation,
-) -> anyhow::Result<u64> {
+) -> anyhow::Result<Found> {
     let mut total = 0;
+    let mut histories = Vec::with_capacity(nodes.len());
     let mut conns = Vec::with_capacity(nodes.len());
     for node in nodes {
         let mut conn =
             Connection::connect(node, 16).await.with_context(|| format!("target {} is not reachable", node.addr()))?;
-        check_master(&mut conn).await?;
+        histories.push(check_master(&mut conn).await?);
         warn_on_eviction(&mut conn).await;
         total += key_count(&mut conn, db).await?;
         conns.push(conn);
     }
     if s.resuming {
-        return Ok(total);
+        return Ok(Found { keys: total, histories });
     }
     let what = if s.partial_snapshot {
         format!("an earlier run stopped during its full sync, so the target holds part of a snapshot ({total} keys)")
@@ -66,7 +76,7 @@ pub(crate) async fn run(
             check_writable(conn).await?;
         }
     }
-    Ok(total)
+    Ok(Found { keys: total, histories })
 }
 
 async fn query(conn: &mut Connection, args: &[&[u8]]) -> anyhow::Result<Reply> {
@@ -81,7 +91,8 @@ async fn query(conn: &mut Connection, args: &[&[u8]]) -> anyhow::Result<Reply> {
     Ok(reply)
 }
 
-async fn check_master(conn: &mut Connection) -> anyhow::Result<()> {
+/// A master, with its replication IDs.
+async fn check_master(conn: &mut Connection) -> anyhow::Result<(String, String)> {
     let info = query(conn, &[b"INFO", b"replication"]).await?.text();
     let role = info_field(&info, "role").unwrap_or("master");
     if role != "master" {
@@ -90,7 +101,8 @@ async fn check_master(conn: &mut Connection) -> anyhow::Result<()> {
             conn.addr()
         );
     }
-    Ok(())
+    let id = |name| info_field(&info, name).unwrap_or_default().to_string();
+    Ok((id("master_replid"), id("master_replid2")))
 }
 
 async fn warn_on_eviction(conn: &mut Connection) {

@@ -141,3 +141,36 @@ fn a_slow_target_keeps_memory_bounded() {
     assert!(peak < 64 << 20, "replicant's peak RSS reached {} MiB catching up", peak >> 20);
     eprintln!("peak RSS behind a slow target and catching up: {:.1} MiB", peak as f64 / f64::from(1 << 20));
 }
+
+/// A target behind a virtual IP fails over to its replica: the replica may lack writes the
+/// old target acknowledged, which no resume can see, so the job stops and says so instead
+/// of streaming over a possible hole.
+#[test]
+fn a_target_failed_over_to_its_replica_stops_the_job() {
+    let source = source();
+    let target = RedisServer::start();
+    let target_replica = RedisServer::start();
+    target_replica.cli(&["REPLICAOF", "127.0.0.1", &target.port().to_string()]);
+    let vip = FaultProxy::start(target.port());
+    let admin_port = free_port();
+    let (src, dst) = (source.url(), format!("redis://127.0.0.1:{}", vip.port()));
+    let admin_addr = format!("127.0.0.1:{admin_port}");
+    let args = ["sync", "--source", &src, "--target", &dst, "--admin", &admin_addr, "--progress", "never"];
+    let daemon = Daemon::start(&[&args[..], &["--target-retry-max-delay-ms", "500"]].concat());
+    let mut conn = admin(admin_port);
+    wait_for("streaming", Duration::from_secs(60), || phase(&mut conn).as_deref() == Some("streaming"));
+    wait_for("the target's replica in sync", Duration::from_secs(30), || {
+        target_replica.info_field("replication", "master_link_status").as_deref() == Some("up")
+            && target_replica.info_field("replication", "master_repl_offset")
+                == target.info_field("replication", "master_repl_offset")
+    });
+
+    target_replica.cli(&["REPLICAOF", "NO", "ONE"]);
+    vip.retarget(target_replica.port());
+    vip.cut();
+    source.cli(&["SET", "after", "failover"]);
+    wait_for("phase:failed", Duration::from_secs(60), || phase(&mut conn).as_deref() == Some("failed"));
+    let error = field(&info(&mut conn, "replication"), "last_error").unwrap();
+    assert!(error.contains("replica promoted in a failover"), "{error}\n{}", daemon.log());
+    assert_eq!(target_replica.cli(&["EXISTS", "after"]).trim(), "0", "nothing may be streamed over the hole");
+}

@@ -150,7 +150,7 @@ impl Carried {
 
 /// State shared by the proxy's threads.
 struct Shared {
-    upstream: SocketAddr,
+    upstream: Mutex<SocketAddr>,
     started: Instant,
     faults: Mutex<Faults>,
     /// Notified whenever the faults change or the proxy stops.
@@ -225,7 +225,8 @@ impl Shared {
             let _ = client.shutdown(Shutdown::Both);
             return;
         }
-        let Ok(server) = TcpStream::connect_timeout(&self.upstream, UPSTREAM_CONNECT) else {
+        let upstream = *lock(&self.upstream);
+        let Ok(server) = TcpStream::connect_timeout(&upstream, UPSTREAM_CONNECT) else {
             let _ = client.shutdown(Shutdown::Both);
             return;
         };
@@ -335,7 +336,7 @@ impl FaultProxy {
         let port = listener.local_addr().expect("the fault proxy's address").port();
         listener.set_nonblocking(true).expect("a non-blocking listener");
         let shared = Arc::new(Shared {
-            upstream: SocketAddr::from(([127, 0, 0, 1], upstream)),
+            upstream: Mutex::new(SocketAddr::from(([127, 0, 0, 1], upstream))),
             started: Instant::now(),
             faults: Mutex::new(Faults::default()),
             changed: Condvar::new(),
@@ -348,6 +349,13 @@ impl FaultProxy {
         let s = shared.clone();
         let acceptor = std::thread::spawn(move || accept_loop(&s, &listener));
         FaultProxy { port, shared, acceptor: Some(acceptor), chaos: Mutex::new(None) }
+    }
+
+    /// Forwards new connections to `127.0.0.1:upstream` from now on, as a virtual IP moved
+    /// to another server does; the connections carried now stay where they are (`cut`
+    /// them to move everyone).
+    pub fn retarget(&self, upstream: u16) {
+        *lock(&self.shared.upstream) = SocketAddr::from(([127, 0, 0, 1], upstream));
     }
 
     /// The port to connect to instead of the upstream's.
