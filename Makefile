@@ -7,7 +7,7 @@ REDIS_SERVER ?= $(or $(REPLICANT_REDIS_SERVER),redis-server)
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .DEFAULT_GOAL := build
-.PHONY: build test lint bench bench-parse bench-check bench-sync bench-stream bench-memory demo deps
+.PHONY: build test lint soak bench bench-parse bench-check bench-sync bench-stream bench-memory demo deps
 
 build:
 	$(CARGO) build --release
@@ -30,6 +30,14 @@ test: deps
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# A live migration under seeded network faults on both links, for MINUTES of chaos, with
+# the summary printed (docs/reliability.md). `make test` runs the same test for 45 s.
+# SEED=n replays another fault sequence.
+MINUTES ?= 5
+soak: deps
+	REPLICANT_SOAK_SECONDS=$$(( $(MINUTES) * 60 )) $(if $(SEED),REPLICANT_SOAK_SEED=$(SEED)) \
+		$(CARGO) test --test it soak::a_live_migration_under_faults_ends_identical -- --exact --nocapture
 
 # Every benchmark in docs/performance.md: the parser, then the full sync and the live stream
 # against redis-cli --pipe and a native replica.

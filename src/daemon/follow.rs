@@ -166,7 +166,7 @@ async fn session(
     let (source, target) = (master.addr(), plan.target.addr());
     let resume = start.resume;
     let lost = |error: anyhow::Error| Ended::TargetLost { error, resume, wrote_snapshot: false, ran: false };
-    let mut writer = match connect_writer(plan, status, resume.is_some(), start.partial_snapshot).await {
+    let mut writer = match connect_writer(plan, resume.is_some(), start.partial_snapshot).await {
         Ok((writer, found)) => {
             came_back_changed(start, &found)?;
             *target_replids = found.histories.iter().map(|(id, _)| id.clone()).collect();
@@ -200,6 +200,7 @@ async fn session(
         (None, Some(state)) => state.store(&Checkpoint::full_sync(&source, &target))?,
         (None, None) => {}
     }
+    status.set_writer(progress.clone());
     let mut link = LinkConfig::new(master.clone());
     link.parser = plan.parser.clone();
     link.full_resync = plan.full_resync;
@@ -232,6 +233,7 @@ async fn session(
     }
     if let Err(e) = &result {
         if link_lost_target(e) {
+            status.set_stage(Stage::TargetBackoff);
             // What the target acknowledged before it went is the point to go on from.
             let _ = writer.committed();
             if let Some(state) = &spec.state {

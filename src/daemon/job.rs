@@ -49,15 +49,14 @@ async fn follow(spec: &JobSpec, status: &Arc<JobStatus>, stop: watch::Receiver<b
 }
 
 /// Connects the writer to the target and runs the prechecks; the writer, and what the
-/// checks found.
+/// checks found. The caller shows the writer in the status once it is resumed (until then
+/// its offsets mean nothing).
 pub(crate) async fn connect_writer(
     plan: &Plan,
-    status: &JobStatus,
     resuming: bool,
     partial_snapshot: bool,
 ) -> anyhow::Result<(Writer, precheck::Found)> {
     let writer = Writer::connect(&plan.target, plan.writer.clone()).await.context("cannot set up the target")?;
-    status.set_writer(writer.progress());
     let situation = Situation { resuming, partial_snapshot, cluster: writer.is_cluster() };
     let found = precheck::run(&writer.nodes(), plan.target.db, plan.existing_data, &situation).await?;
     Ok((writer, found))

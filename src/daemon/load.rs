@@ -25,7 +25,8 @@ pub(crate) async fn load_file(
 ) -> anyhow::Result<()> {
     let plan = &spec.plan;
     let file = open_rdb(path).await?;
-    let (mut writer, _) = connect_writer(plan, status, false, false).await?;
+    let (mut writer, _) = connect_writer(plan, false, false).await?;
+    status.set_writer(writer.progress());
     status.set_stage(Stage::Running);
     let loaded = tokio::select! {
         loaded = replicant_link::load_rdb(file, plan.parser.clone(), FILE_READ_SIZE, &mut writer, &status.link) => Some(loaded),

@@ -19,6 +19,9 @@ pub(crate) struct JobStatus {
     writer: Mutex<Option<Arc<WriterProgress>>>,
     /// Times the target was lost and tried again.
     pub(crate) target_retries: AtomicU64,
+    /// Commands applied and errors skipped by the writers of earlier sessions.
+    applied_before: AtomicU64,
+    skipped_before: AtomicU64,
     last_target_error: Mutex<Option<String>>,
     /// Fatal errors (0 or 1) plus target errors tolerated by `skip_errors` are added at
     /// read time; this counts the job's own.
@@ -54,6 +57,8 @@ impl JobStatus {
             link: Arc::default(),
             writer: Mutex::new(None),
             target_retries: AtomicU64::new(0),
+            applied_before: AtomicU64::new(0),
+            skipped_before: AtomicU64::new(0),
             last_target_error: Mutex::new(None),
             errors: AtomicU64::new(0),
             expected_keys: AtomicU64::new(0),
@@ -91,7 +96,12 @@ impl JobStatus {
         self.writer.lock().ok().and_then(|w| w.clone())
     }
 
+    /// Shows a new session's writer from now on; what the last one applied and skipped
+    /// stays counted.
     pub(crate) fn set_writer(&self, progress: Arc<WriterProgress>) {
+        let (applied, skipped) = self.current_figures();
+        self.applied_before.fetch_add(applied, Ordering::Relaxed);
+        self.skipped_before.fetch_add(skipped, Ordering::Relaxed);
         if let Ok(mut w) = self.writer.lock() {
             *w = Some(progress);
         }
@@ -174,6 +184,12 @@ impl JobStatus {
 
     /// Commands the target acknowledged, and error replies tolerated.
     pub(crate) fn target_figures(&self) -> (u64, u64) {
+        let (applied, skipped) = self.current_figures();
+        (applied + self.applied_before.load(Ordering::Relaxed), skipped + self.skipped_before.load(Ordering::Relaxed))
+    }
+
+    /// The current session's figures alone.
+    fn current_figures(&self) -> (u64, u64) {
         let Some(w) = self.writer() else { return (0, 0) };
         w.shards().iter().fold((0, 0), |(a, s), f| (a + f.applied, s + f.skipped))
     }
