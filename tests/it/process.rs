@@ -123,3 +123,9 @@ pub(crate) fn offset_before_a_last_write(source: &RedisServer) -> u64 {
     source.cli(&["SET", "last:write", &before.to_string()]);
     before
 }
+
+/// Whether the daemon streams with the snapshot applied and nothing left to apply: from
+/// then on a lost target can be continued (before, it holds part of a snapshot).
+pub(crate) fn caught_up(text: &str) -> bool {
+    field(text, "phase").as_deref() == Some("streaming") && field(text, "lag_bytes").as_deref() == Some("0")
+}

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use replicant_testkit::{assert_same, fill, free_port, snapshot, Fault, FaultEvent, FaultProxy, RedisServer};
 
 use crate::load::additive_load;
-use crate::process::{admin, field, info, wait_for, wait_same_but_markers, Daemon};
+use crate::process::{admin, caught_up, field, info, wait_for, wait_same_but_markers, Daemon};
 
 /// Seconds of chaos when `REPLICANT_SOAK_SECONDS` is not set: the whole test stays well
 /// under two minutes on a 2-core machine.
@@ -248,9 +248,8 @@ fn a_live_migration_under_faults_ends_identical() {
     ]);
     let mut conn = admin(admin_port);
     let mut watch = Watch::default();
-    wait_for("streaming after the full sync", Duration::from_secs(60), || {
-        field(&watch.poll(&mut conn, &daemon), "phase").as_deref() == Some("streaming")
-    });
+    // Faults start once the snapshot is applied: a target lost before holds part of one.
+    wait_for("the snapshot applied", Duration::from_secs(60), || caught_up(&watch.poll(&mut conn, &daemon)));
 
     // The load, then the chaos on both links.
     let stop = Arc::new(AtomicBool::new(false));

@@ -10,7 +10,7 @@ use std::time::Duration;
 use replicant_testkit::{fill, free_port, FaultProxy, RedisServer};
 
 use crate::load::additive_load;
-use crate::process::{admin, field, info, wait_for, wait_same_but_markers, Daemon};
+use crate::process::{admin, caught_up, field, info, wait_for, wait_same_but_markers, Daemon};
 
 /// A source whose backlog holds every write of the test, with some data.
 fn source() -> RedisServer {
@@ -49,7 +49,7 @@ fn a_target_restarted_with_its_aof_continues_exactly_once() {
     let state = tempfile::tempdir().unwrap();
     let (daemon, admin_port) = daemon(&source, &target, Some(state.path()), &["--shards", "4"]);
     let mut conn = admin(admin_port);
-    wait_for("streaming", Duration::from_secs(60), || phase(&mut conn).as_deref() == Some("streaming"));
+    wait_for("the snapshot applied", Duration::from_secs(60), || caught_up(&info(&mut conn, "replication")));
 
     let (stop, done) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)));
     let load = additive_load(source.conn(), stop.clone(), done.clone());
@@ -78,7 +78,7 @@ fn a_target_that_comes_back_empty_stops_the_job() {
     let mut target = RedisServer::start();
     let (daemon, admin_port) = daemon(&source, &target, None, &[]);
     let mut conn = admin(admin_port);
-    wait_for("streaming", Duration::from_secs(60), || phase(&mut conn).as_deref() == Some("streaming"));
+    wait_for("the snapshot applied", Duration::from_secs(60), || caught_up(&info(&mut conn, "replication")));
     wait_same_but_markers(&source, &target);
     // Without persistence, the restarted target holds nothing.
     target.restart();
@@ -95,7 +95,7 @@ fn a_target_gone_for_longer_than_the_retries_stops_the_job() {
     let mut target = RedisServer::start();
     let (daemon, admin_port) = daemon(&source, &target, None, &["--target-retry-attempts", "3"]);
     let mut conn = admin(admin_port);
-    wait_for("streaming", Duration::from_secs(60), || phase(&mut conn).as_deref() == Some("streaming"));
+    wait_for("the snapshot applied", Duration::from_secs(60), || caught_up(&info(&mut conn, "replication")));
     target.kill();
     source.cli(&["SET", "after", "kill"]);
     wait_for("phase:failed", Duration::from_secs(60), || phase(&mut conn).as_deref() == Some("failed"));
@@ -117,7 +117,7 @@ fn a_slow_target_keeps_memory_bounded() {
     let daemon =
         Daemon::start(&["sync", "--source", &src, "--target", &dst, "--admin", &admin_addr, "--progress", "never"]);
     let mut conn = admin(admin_port);
-    wait_for("streaming", Duration::from_secs(60), || phase(&mut conn).as_deref() == Some("streaming"));
+    wait_for("the snapshot applied", Duration::from_secs(60), || caught_up(&info(&mut conn, "replication")));
 
     proxy.throttle(128 << 10);
     // 64 MB of writes arrive far faster than the target takes them.
@@ -158,7 +158,7 @@ fn a_target_failed_over_to_its_replica_stops_the_job() {
     let args = ["sync", "--source", &src, "--target", &dst, "--admin", &admin_addr, "--progress", "never"];
     let daemon = Daemon::start(&[&args[..], &["--target-retry-max-delay-ms", "500"]].concat());
     let mut conn = admin(admin_port);
-    wait_for("streaming", Duration::from_secs(60), || phase(&mut conn).as_deref() == Some("streaming"));
+    wait_for("the snapshot applied", Duration::from_secs(60), || caught_up(&info(&mut conn, "replication")));
     wait_for("the target's replica in sync", Duration::from_secs(30), || {
         target_replica.info_field("replication", "master_link_status").as_deref() == Some("up")
             && target_replica.info_field("replication", "master_repl_offset")

@@ -13,7 +13,9 @@ use replicant_testkit::{assert_same, fill, free_port, snapshot, RedisServer};
 
 use crate::cli::{replicant, replicant_ok};
 use crate::load::additive_load;
-use crate::process::{admin, field, info, offset_before_a_last_write, wait_for, wait_same_but_markers, Daemon};
+use crate::process::{
+    admin, caught_up, field, info, offset_before_a_last_write, wait_for, wait_same_but_markers, Daemon,
+};
 
 fn checkpoint(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("checkpoint.json")).unwrap()).unwrap()
@@ -95,7 +97,7 @@ fn a_target_full_while_streaming_stops_naming_the_key_and_a_restart_continues_ex
     let target = RedisServer::builder().arg("--maxmemory-policy", "noeviction").start();
     let state = tempfile::tempdir().unwrap();
     let (mut first, mut conn) = daemon(&source, &target, state.path());
-    wait_for("streaming", Duration::from_secs(60), || phase(&mut conn).as_deref() == Some("streaming"));
+    wait_for("the snapshot applied", Duration::from_secs(60), || caught_up(&info(&mut conn, "replication")));
     wait_same_but_markers(&source, &target);
     // The refused batch is a transaction that opens with the stream's SELECT, which the
     // target refuses first: the error still names the write.
