@@ -20,6 +20,8 @@ pub(crate) enum LogFormat {
     Json,
 }
 
+// Parsed once at start: the size of the variants does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Read, check and load RDB files.
@@ -67,6 +69,14 @@ pub(crate) struct SyncArgs {
     /// The master's name at the Sentinels.
     #[arg(long, value_name = "NAME", requires = "sentinel")]
     pub(crate) master_name: Option<String>,
+    /// Sentinels that name the target's master, as --sentinel does for the source.
+    /// Repeatable; needs --target-master-name. --target then only supplies the target's
+    /// credentials, database and scheme.
+    #[arg(long, value_name = "ADDR", requires = "target_master_name")]
+    pub(crate) target_sentinel: Vec<String>,
+    /// The target's master's name at its Sentinels.
+    #[arg(long, value_name = "NAME", requires = "target_sentinel")]
+    pub(crate) target_master_name: Option<String>,
     /// Silence from the master (no byte, not even its pings) after which the link is
     /// dropped and resumed, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = replicant_config::DEFAULT_TIMEOUT_MS)]

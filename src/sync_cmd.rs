@@ -38,6 +38,8 @@ fn config_from_args(args: &SyncArgs) -> anyhow::Result<Config> {
     c.sync.forward_publish = args.forward_publish;
     c.source.sentinel.clone_from(&args.sentinel);
     c.source.master_name.clone_from(&args.master_name);
+    c.target.sentinel.clone_from(&args.target_sentinel);
+    c.target.master_name.clone_from(&args.target_master_name);
     c.source.timeout_ms = args.source_timeout_ms;
     c.target.retry.attempts = args.target_retry_attempts;
     c.target.retry.max_delay_ms = args.target_retry_max_delay_ms;

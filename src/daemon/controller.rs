@@ -94,7 +94,7 @@ impl Controller {
         }
         let last = self.status()?;
         let at = last.writer()?.resume_point()?;
-        Some(Carried { master: last.master_addr(), target: self.plan.target.addr(), at })
+        Some(Carried { master: last.master_addr(), target: self.plan.target_label(), at })
     }
 
     /// Stops the job, if any: drains the writer and stores the final checkpoint.

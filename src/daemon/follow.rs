@@ -8,21 +8,21 @@
 //! the next one continues the history on the new master with `PSYNC`, as a replica does
 //! after a failover.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use replicant_link::{LinkConfig, LinkError, Sink as _};
 use replicant_net::Endpoint;
-use replicant_pipeline::WriterError;
+use replicant_pipeline::{AppliedMarks, WriterError};
 use replicant_repl::ResumePoint;
-use replicant_sentinel::{MasterAddr, SentinelConfig, SwitchWatcher};
+use replicant_sentinel::{MasterAddr, SentinelConfig, SentinelError, SwitchWatcher};
 use replicant_target::TargetError;
 use tokio::sync::watch;
 
 use super::checkpoint::Checkpoint;
-use super::job::{connect_writer, keep_checkpoint, read_start, store_final, JobSpec, LostTarget, Start};
+use super::job::{connect_writer, keep_checkpoint, read_start, store_final, Connected, JobSpec, LostTarget, Start};
 use super::plan::SentinelSource;
 use super::precheck::Found;
 use super::status::{JobStatus, Stage};
@@ -43,13 +43,7 @@ impl Locator<'_> {
     async fn locate(&self) -> anyhow::Result<Endpoint> {
         match self {
             Locator::Fixed(master) => Ok((*master).clone()),
-            Locator::Sentinel(s) => {
-                let config = SentinelConfig::default();
-                let addr = replicant_sentinel::master_addr_verified(&s.sentinels, &s.name, &s.template, &config)
-                    .await
-                    .with_context(|| format!("the Sentinels cannot name the master {:?}", s.name))?;
-                Ok(addr.to_endpoint(&s.template))
-            }
+            Locator::Sentinel(s) => s.locate().await,
         }
     }
 
@@ -77,6 +71,8 @@ enum Ended {
         wrote_snapshot: bool,
         /// Whether the session got as far as the link (a new run of failures starts).
         ran: bool,
+        /// The exactly-once markers its senders had acknowledged.
+        marks: Option<AppliedMarks>,
     },
 }
 
@@ -92,9 +88,11 @@ pub(crate) async fn follow_master(
     let mut master = locator.locate().await?;
     status.set_master(&master);
     let mut watcher = locator.watch(&master)?;
-    let mut start = read_start(spec.state.as_deref(), spec.carried.as_ref(), &master.addr(), &plan.target.addr())?;
+    let mut start = read_start(spec.state.as_deref(), spec.carried.as_ref(), &master.addr(), &plan.target_label())?;
     let (mut failures, mut pause) = (0u32, FIRST_PAUSE);
     let mut target_replids = Vec::new();
+    // What the target acknowledged across sessions, to check what comes back after a loss.
+    let mut applied = AppliedMarks::default();
     loop {
         let ended = session(spec, &master, status, &mut stop, &start, watcher.as_mut(), &mut target_replids).await?;
         let (error, resume, wrote_snapshot, ran) = match ended {
@@ -115,9 +113,16 @@ pub(crate) async fn follow_master(
                     "The Sentinels named a new master; continuing the replication history there (PSYNC)."
                 );
                 start = Start { resume: Some(at), previous_master: Some(previous), ..Start::default() };
+                // The drained session deleted its markers: the checkpoint is exact.
+                applied = AppliedMarks::default();
                 continue;
             }
-            Ended::TargetLost { error, resume, wrote_snapshot, ran } => (error, resume, wrote_snapshot, ran),
+            Ended::TargetLost { error, resume, wrote_snapshot, ran, marks } => {
+                if let Some(marks) = marks {
+                    applied.update(&marks);
+                }
+                (error, resume, wrote_snapshot, ran)
+            }
         };
         if resume.is_none() && wrote_snapshot {
             return Err(error).context(
@@ -146,8 +151,8 @@ pub(crate) async fn follow_master(
             _ = stop.wait_for(|s| *s) => return Ok(()),
         }
         pause = (pause * 2).min(plan.target_retry.max_delay());
-        let applied = status.target_figures().0 + status.link.rdb_keys.load(Ordering::Relaxed);
-        let lost = LostTarget { applied, replids: target_replids.clone() };
+        let applied_keys = status.target_figures().0 + status.link.rdb_keys.load(Ordering::Relaxed);
+        let lost = LostTarget { applied: applied_keys, replids: target_replids.clone(), marks: applied.clone() };
         start = Start { resume, lost_target: Some(lost), ..Start::default() };
     }
 }
@@ -163,17 +168,22 @@ async fn session(
     target_replids: &mut Vec<String>,
 ) -> anyhow::Result<Ended> {
     let plan = &spec.plan;
-    let (source, target) = (master.addr(), plan.target.addr());
-    let resume = start.resume;
-    let lost = |error: anyhow::Error| Ended::TargetLost { error, resume, wrote_snapshot: false, ran: false };
-    let mut writer = match connect_writer(plan, resume.is_some(), start.partial_snapshot).await {
-        Ok((writer, found)) => {
-            came_back_changed(start, &found)?;
+    let (source, target) = (master.addr(), plan.target_label());
+    let mut resume = start.resume;
+    let lost =
+        |error: anyhow::Error| Ended::TargetLost { error, resume, wrote_snapshot: false, ran: false, marks: None };
+    let (mut writer, target_at) = match connect_writer(plan, resume.is_some(), start.partial_snapshot).await {
+        Ok(Connected { writer, found, target }) => {
+            came_back_changed(start, &found, writer.exactly_once())?;
             *target_replids = found.histories.iter().map(|(id, _)| id.clone()).collect();
-            writer
+            (writer, target)
         }
         Err(e) if target_lost(&e) => return Ok(lost(e)),
         Err(e) => return Err(e),
+    };
+    let mut target_watcher = match &plan.target_sentinel {
+        Some(s) => Some(Locator::Sentinel(s).watch(&target_at)?).flatten(),
+        None => None,
     };
     let progress = writer.progress();
     if resume.is_none() {
@@ -188,11 +198,27 @@ async fn session(
         (Some(at), _) => {
             let from = if spec.state.is_some() { "the checkpoint" } else { "where the last job left the target" };
             tracing::info!(replid = %at.replid, offset = at.offset, db = at.db, "Resuming from {from}.");
-            let markers = match writer.resume_exactly(at).await {
-                Ok(markers) => markers,
+            let applied = start.lost_target.as_ref().map(|l| &l.marks);
+            let (from, markers) = match writer.resume_exactly(at, applied).await {
+                Ok(resumed) => resumed,
                 Err(e) if e.is_retryable() => return Ok(lost(e.into())),
-                Err(e) => return Err(e.into()),
+                Err(e) => {
+                    return Err(e).context(
+                        "the target that came back lacks writes it had acknowledged, and its exactly-once markers \
+                     cannot say which; start again with a full sync: remove the checkpoint, and run with \
+                     target.existing_data = \"replace\"",
+                    )
+                }
             };
+            if from.offset < at.offset {
+                tracing::warn!(
+                    from = from.offset,
+                    acknowledged = at.offset,
+                    "The target lacks writes it had acknowledged (restored from an older state, or a replica \
+                     promoted in a failover); its markers say which: asking the master for the stream from there."
+                );
+                resume = Some(from);
+            }
             if writer.exactly_once() {
                 tracing::info!(markers, "Exactly once: commands the target applied after the checkpoint are skipped.");
             }
@@ -213,7 +239,7 @@ async fn session(
     // Spawned here, after the last early return, since it only ends when aborted.
     let buffer_watch = resume.is_none().then(|| super::output_buffer::spawn_for(master, status));
     let once = plan.once;
-    let switched = std::sync::atomic::AtomicBool::new(false);
+    let (switched, target_switched) = (AtomicBool::new(false), AtomicBool::new(false));
     let stopped = async {
         let applied = async {
             while !(once && progress.snapshot_applied()) {
@@ -223,7 +249,10 @@ async fn session(
         tokio::select! {
             _ = stop.wait_for(|s| *s) => {}
             () = applied => tracing::info!("The snapshot is applied on the target; stopping (--once)."),
-            () = next_switch(watcher, master) => switched.store(true, Ordering::Relaxed),
+            () = next_switch(watcher, master, "master") => switched.store(true, Ordering::Relaxed),
+            () = next_switch(target_watcher.as_mut(), &target_at, "target") => {
+                target_switched.store(true, Ordering::Relaxed);
+            }
         }
     };
     let full_syncs_before = status.link.full_syncs.load(Ordering::Relaxed);
@@ -231,20 +260,27 @@ async fn session(
     for task in [checkpointer, buffer_watch].into_iter().flatten() {
         task.abort();
     }
-    if let Err(e) = &result {
-        if link_lost_target(e) {
-            status.set_stage(Stage::TargetBackoff);
-            // What the target acknowledged before it went is the point to go on from.
-            let _ = writer.committed();
-            if let Some(state) = &spec.state {
-                store_final(state, &progress, &source, &target)?;
-            }
-            let wrote_snapshot = status.link.full_syncs.load(Ordering::Relaxed) > full_syncs_before;
-            let resume = progress.resume_point();
-            drop(writer);
-            let error = anyhow::Error::new(result.err().unwrap_or(LinkError::Closed));
-            return Ok(Ended::TargetLost { error, resume, wrote_snapshot, ran: true });
+    let target_gone = match &result {
+        Err(e) if link_lost_target(e) => true,
+        Ok(()) => target_switched.load(Ordering::Relaxed),
+        Err(_) => false,
+    };
+    if target_gone {
+        status.set_stage(Stage::TargetBackoff);
+        // What the target acknowledged before it went is the point to go on from.
+        let _ = writer.committed();
+        if let Some(state) = &spec.state {
+            store_final(state, &progress, &source, &target)?;
         }
+        let wrote_snapshot = status.link.full_syncs.load(Ordering::Relaxed) > full_syncs_before;
+        let resume = progress.resume_point();
+        let marks = Some(writer.applied_marks());
+        drop(writer);
+        let error = match result {
+            Err(e) => anyhow::Error::new(e),
+            Ok(()) => anyhow::anyhow!("the Sentinels failed the target {} over", target_at.addr()),
+        };
+        return Ok(Ended::TargetLost { error, resume, wrote_snapshot, ran: true, marks });
     }
     if switched.load(Ordering::Relaxed) && result.is_ok() {
         finish(spec, writer, status, &source, &target, start, result).await?;
@@ -253,12 +289,13 @@ async fn session(
     finish(spec, writer, status, &source, &target, start, result).await.map(|()| Ended::Stopped)
 }
 
-/// Resolves when the Sentinels name a master other than `now`; never without Sentinels.
-async fn next_switch(watcher: Option<&mut SwitchWatcher>, now: &Endpoint) {
+/// Resolves when the Sentinels name a master other than `now` for the `what` (the source's
+/// master or the target); never without Sentinels.
+async fn next_switch(watcher: Option<&mut SwitchWatcher>, now: &Endpoint, what: &str) {
     let Some(watcher) = watcher else { return std::future::pending().await };
     while let Some(addr) = watcher.next().await {
         if (addr.host.as_str(), addr.port) != (now.host.as_str(), now.port) {
-            tracing::info!(master = %addr, "The Sentinels announced a failover (+switch-master).");
+            tracing::info!(master = %addr, "The Sentinels announced a failover of the {what} (+switch-master).");
             return;
         }
     }
@@ -318,12 +355,13 @@ async fn finish(
     Ok(())
 }
 
-/// A target that comes back from a loss must be the one that was lost, with its data. One
-/// with no key although keys had been written lost them (restarted without persistence);
-/// one that is a replica promoted in a failover (its second replication ID is the lost
-/// server's) may lack writes the lost server acknowledged, and no resume can see which.
-/// Streaming on would leave a hole either way.
-fn came_back_changed(start: &Start, found: &Found) -> anyhow::Result<()> {
+/// A target that comes back from a loss must hold what it acknowledged. One with no key
+/// although keys had been written lost them (restarted without persistence): streaming on
+/// would leave a hole. One that is a replica promoted in a failover (its second replication
+/// ID is the lost server's) may lack the last writes the lost server acknowledged: with
+/// exactly-once markers their comparison says which (`Writer::resume_exactly`); without,
+/// nothing can, and the job stops.
+fn came_back_changed(start: &Start, found: &Found, exactly_once: bool) -> anyhow::Result<()> {
     let Some(lost) = &start.lost_target else { return Ok(()) };
     if lost.applied > 0 && found.keys == 0 {
         anyhow::bail!(
@@ -334,12 +372,17 @@ fn came_back_changed(start: &Start, found: &Found) -> anyhow::Result<()> {
         );
     }
     let promoted = found.histories.iter().any(|(_, second)| lost.replids.iter().any(|id| id == second));
-    if promoted {
+    if promoted && exactly_once {
+        tracing::warn!(
+            "The target came back as a replica promoted in a failover; its exactly-once markers say which \
+             acknowledged writes it lacks."
+        );
+    } else if promoted {
         anyhow::bail!(
             "the target came back as a replica promoted in a failover (its second replication ID is the lost \
-             server's): it may lack writes the lost server had acknowledged, and no resume can tell which. \
-             Continuing could leave a hole; start again with a full sync: remove the checkpoint, and run with \
-             target.existing_data = \"replace\""
+             server's): it may lack writes the lost server had acknowledged, and without exactly-once markers \
+             (writer.exactly_once, a state directory) nothing can tell which. Continuing could leave a hole; start \
+             again with a full sync: remove the checkpoint, and run with target.existing_data = \"replace\""
         );
     }
     Ok(())
@@ -365,4 +408,6 @@ fn link_lost_target(e: &LinkError) -> bool {
 fn is_loss(c: &(dyn std::error::Error + 'static)) -> bool {
     c.downcast_ref::<WriterError>().is_some_and(WriterError::is_retryable)
         || c.downcast_ref::<TargetError>().is_some_and(TargetError::is_connection)
+        // Only the target's Sentinels are asked where this is called.
+        || c.downcast_ref::<SentinelError>().is_some_and(SentinelError::is_transient)
 }

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use replicant_pipeline::{Writer, WriterProgress};
+use replicant_net::Endpoint;
+use replicant_pipeline::{AppliedMarks, Writer, WriterProgress};
 use replicant_repl::ResumePoint;
 use tokio::sync::watch;
 
@@ -48,18 +49,23 @@ async fn follow(spec: &JobSpec, status: &Arc<JobStatus>, stop: watch::Receiver<b
     }
 }
 
-/// Connects the writer to the target and runs the prechecks; the writer, and what the
-/// checks found. The caller shows the writer in the status once it is resumed (until then
+/// A writer connected to the target, with what the prechecks found there.
+pub(crate) struct Connected {
+    pub(crate) writer: Writer,
+    pub(crate) found: precheck::Found,
+    /// The target it writes to (the master its Sentinels named, when they do).
+    pub(crate) target: Endpoint,
+}
+
+/// Connects the writer to the target (the master its Sentinels name, when they do) and runs
+/// the prechecks. The caller shows the writer in the status once it is resumed (until then
 /// its offsets mean nothing).
-pub(crate) async fn connect_writer(
-    plan: &Plan,
-    resuming: bool,
-    partial_snapshot: bool,
-) -> anyhow::Result<(Writer, precheck::Found)> {
-    let writer = Writer::connect(&plan.target, plan.writer.clone()).await.context("cannot set up the target")?;
+pub(crate) async fn connect_writer(plan: &Plan, resuming: bool, partial_snapshot: bool) -> anyhow::Result<Connected> {
+    let target = plan.locate_target().await?;
+    let writer = Writer::connect(&target, plan.writer.clone()).await.context("cannot set up the target")?;
     let situation = Situation { resuming, partial_snapshot, cluster: writer.is_cluster() };
     let found = precheck::run(&writer.nodes(), plan.target.db, plan.existing_data, &situation).await?;
-    Ok((writer, found))
+    Ok(Connected { writer, found, target })
 }
 
 /// Where a job starts: what the checkpoint (or, without a state directory, the job before
@@ -116,12 +122,15 @@ pub(crate) fn read_start(
 }
 
 /// What a lost target held, to tell what comes back: the keys and commands it had applied
-/// (a target back with no key lost them), and its servers' replication IDs (a server whose
-/// second ID is one of them is a replica promoted in a failover).
+/// (a target back with no key lost them), its servers' replication IDs (a server whose
+/// second ID is one of them is a replica promoted in a failover), and the markers it had
+/// acknowledged (one that holds older ones lacks writes).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct LostTarget {
     pub(crate) applied: u64,
     pub(crate) replids: Vec<String>,
+    /// The exactly-once markers it had acknowledged.
+    pub(crate) marks: AppliedMarks,
 }
 
 /// What a job leaves to the next one in this process when there is no state directory: the

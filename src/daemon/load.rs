@@ -25,7 +25,7 @@ pub(crate) async fn load_file(
 ) -> anyhow::Result<()> {
     let plan = &spec.plan;
     let file = open_rdb(path).await?;
-    let (mut writer, _) = connect_writer(plan, false, false).await?;
+    let mut writer = connect_writer(plan, false, false).await?.writer;
     status.set_writer(writer.progress());
     status.set_stage(Stage::Running);
     let loaded = tokio::select! {
@@ -33,7 +33,7 @@ pub(crate) async fn load_file(
         _ = stop.wait_for(|s| *s) => None,
     };
     let drained = writer.finish().await;
-    let (stats, acknowledged, target) = (writer.convert_stats(), writer.acknowledged(), plan.target.addr());
+    let (stats, acknowledged, target) = (writer.convert_stats(), writer.acknowledged(), plan.target_label());
     let closed = writer.close().await;
     let Some(loaded) = loaded else {
         drained.and(closed).context("the target writer stopped")?;

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use anyhow::Context;
 use replicant_config::{Config, ExistingData, FullResync, Mode as ModeSetting};
 use replicant_convert::{ConvertConfig, Mode};
 use replicant_link::FullResyncPolicy;
@@ -30,6 +31,17 @@ pub(crate) struct SentinelSource {
     pub(crate) name: String,
     /// The master's credentials and TLS settings (host and port come from the Sentinels).
     pub(crate) template: Endpoint,
+}
+
+impl SentinelSource {
+    /// The master the Sentinels name now, verified (it answers as a master).
+    pub(crate) async fn locate(&self) -> anyhow::Result<Endpoint> {
+        let config = replicant_sentinel::SentinelConfig::default();
+        let addr = replicant_sentinel::master_addr_verified(&self.sentinels, &self.name, &self.template, &config)
+            .await
+            .with_context(|| format!("the Sentinels cannot name the master {:?}", self.name))?;
+        Ok(addr.to_endpoint(&self.template))
+    }
 }
 
 impl Source {
@@ -59,7 +71,10 @@ pub(crate) struct Plan {
     pub(crate) source: Option<Source>,
     /// Credentials and TLS for masters attached through the admin port.
     pub(crate) source_template: Endpoint,
+    /// The target; with `target_sentinel`, only its credentials, database and TLS.
     pub(crate) target: Endpoint,
+    /// Sentinels that name the target's master.
+    pub(crate) target_sentinel: Option<SentinelSource>,
     pub(crate) writer: WriterConfig,
     pub(crate) parser: ParserConfig,
     pub(crate) full_resync: FullResyncPolicy,
@@ -118,12 +133,16 @@ impl Plan {
         writer.reply_timeout = Duration::from_millis(config.target.timeout_ms);
         writer.convert = ConvertConfig::default().mode(mode).now_ms(Some(crate::rdb_cmd::now_ms()));
         let file = config.source.rdb_file.clone();
-        let sentinel = sentinel_source(config, &template)?;
+        let s = &config.source;
+        let sentinel = sentinels(&s.sentinel, s.master_name.as_ref(), &s.tls, &template)?.map(Source::Sentinel);
+        let t = &config.target;
+        let target_sentinel = sentinels(&t.sentinel, t.master_name.as_ref(), &t.tls, &target)?;
         Ok(Plan {
             once: config.sync.once || file.is_some(),
             source: file.map(Source::RdbFile).or(sentinel).or(master.map(Source::Master)),
             source_template: template,
             target,
+            target_sentinel,
             writer,
             parser,
             full_resync: match config.sync.full_resync {
@@ -142,6 +161,23 @@ impl Plan {
         })
     }
 
+    /// How checkpoints and logs name the target: its address, or `sentinel:<name>` when
+    /// Sentinels name it (a failover of the target keeps its checkpoint).
+    pub(crate) fn target_label(&self) -> String {
+        match &self.target_sentinel {
+            Some(s) => format!("sentinel:{}", s.name),
+            None => self.target.addr(),
+        }
+    }
+
+    /// The target to connect to now: the configured one, or the master the Sentinels name.
+    pub(crate) async fn locate_target(&self) -> anyhow::Result<Endpoint> {
+        match &self.target_sentinel {
+            Some(s) => s.locate().await.context("cannot find the target"),
+            None => Ok(self.target.clone()),
+        }
+    }
+
     /// The endpoint of a master attached with `REPLICAOF host port`: the configured
     /// credentials and TLS settings, at that address.
     pub(crate) fn master_at(&self, host: &str, port: u16) -> Endpoint {
@@ -153,22 +189,25 @@ impl Plan {
     }
 }
 
-/// `source.sentinel` and `source.master_name` as a source; TLS settings apply to the
-/// `rediss://` Sentinels and to the master they name.
-fn sentinel_source(config: &Config, template: &Endpoint) -> anyhow::Result<Option<Source>> {
-    let Some(name) = config.source.master_name.clone() else { return Ok(None) };
-    let tls = config.source.tls.to_options();
+/// `<end>.sentinel` and `<end>.master_name` as Sentinels to ask; TLS settings apply to the
+/// `rediss://` Sentinels and to the master they name, whose credentials come from `template`.
+fn sentinels(
+    entries: &[String],
+    name: Option<&String>,
+    tls: &replicant_config::Tls,
+    template: &Endpoint,
+) -> anyhow::Result<Option<SentinelSource>> {
+    let Some(name) = name.cloned() else { return Ok(None) };
+    let options = tls.to_options();
     let mut sentinels = Vec::new();
-    for (entry, parsed) in
-        config.source.sentinel.iter().zip(replicant_config::sentinel_endpoints(&config.source.sentinel))
-    {
-        let Some(endpoint) = parsed else { anyhow::bail!("source.sentinel: not host:port or a URL: {entry:?}") };
-        let endpoint = if endpoint.tls.is_some() { endpoint.with_tls(tls.clone()) } else { endpoint };
+    for (entry, parsed) in entries.iter().zip(replicant_config::sentinel_endpoints(entries)) {
+        let Some(endpoint) = parsed else { anyhow::bail!("sentinel: not host:port or a URL: {entry:?}") };
+        let endpoint = if endpoint.tls.is_some() { endpoint.with_tls(options.clone()) } else { endpoint };
         sentinels.push(endpoint);
     }
     let mut template = template.clone();
-    if config.source.tls.is_set() {
-        template = template.with_tls(tls);
+    if tls.is_set() {
+        template = template.with_tls(options);
     }
-    Ok(Some(Source::Sentinel(SentinelSource { sentinels, name, template })))
+    Ok(Some(SentinelSource { sentinels, name, template }))
 }

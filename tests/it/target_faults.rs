@@ -1,7 +1,9 @@
 //! A target that goes away during a live migration: killed and started again with its AOF
 //! (the daemon waits in `phase:backoff`, then goes on from what the target holds, applying
 //! nothing twice), started again empty (a clear stop, no streaming over a hole), or gone
-//! for longer than the retries allow (a clear stop).
+//! for longer than the retries allow (a clear stop), or failed over to a replica that
+//! lacks some of its writes (the markers say which: the stream is asked for again from
+//! there; without markers, a clear stop).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -142,11 +144,63 @@ fn a_slow_target_keeps_memory_bounded() {
     eprintln!("peak RSS behind a slow target and catching up: {:.1} MiB", peak as f64 / f64::from(1 << 20));
 }
 
-/// A target behind a virtual IP fails over to its replica: the replica may lack writes the
-/// old target acknowledged, which no resume can see, so the job stops and says so instead
-/// of streaming over a possible hole.
+/// A target behind a virtual IP fails over to its replica, which had stopped receiving the
+/// old target's writes a while before: it lacks writes the old target acknowledged. Its
+/// exactly-once markers say which, so the job asks the master for the stream from the oldest
+/// of them and ends identical, nothing lost and nothing applied twice, with no full sync.
 #[test]
-fn a_target_failed_over_to_its_replica_stops_the_job() {
+fn a_target_failed_over_to_a_lagging_replica_continues_exactly_once() {
+    let source = source();
+    let target = RedisServer::start();
+    let target_replica = RedisServer::start();
+    let replica_link = FaultProxy::start(target.port());
+    target_replica.cli(&["REPLICAOF", "127.0.0.1", &replica_link.port().to_string()]);
+    let vip = FaultProxy::start(target.port());
+    let state = tempfile::tempdir().unwrap();
+    let admin_port = free_port();
+    let (src, dst) = (source.url(), format!("redis://127.0.0.1:{}", vip.port()));
+    let admin_addr = format!("127.0.0.1:{admin_port}");
+    let args = ["sync", "--source", &src, "--target", &dst, "--admin", &admin_addr, "--progress", "never"];
+    let more = ["--target-retry-max-delay-ms", "500", "--shards", "4", "--state-dir", state.path().to_str().unwrap()];
+    let daemon = Daemon::start(&[&args[..], &more[..]].concat());
+    let mut conn = admin(admin_port);
+    wait_for("the snapshot applied", Duration::from_secs(60), || caught_up(&info(&mut conn, "replication")));
+
+    let (stop, done) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)));
+    let load = additive_load(source.conn(), stop.clone(), done.clone());
+    wait_for("writes under way", Duration::from_secs(30), || done.load(Ordering::Relaxed) > 300);
+    wait_for("the target's replica in sync", Duration::from_secs(30), || {
+        target_replica.info_field("replication", "master_link_status").as_deref() == Some("up")
+    });
+    // The replica stops hearing from the target; the target goes on acknowledging writes.
+    replica_link.stall();
+    let at_stall = target.info_field("replication", "master_repl_offset").unwrap();
+    wait_for("writes the replica lacks", Duration::from_secs(30), || {
+        target.info_field("replication", "master_repl_offset").unwrap().parse::<u64>().unwrap()
+            > at_stall.parse::<u64>().unwrap() + 20_000
+    });
+    target_replica.cli(&["REPLICAOF", "NO", "ONE"]);
+    vip.retarget(target_replica.port());
+    vip.cut();
+    let at_failover = done.load(Ordering::Relaxed);
+    wait_for("more writes after the failover", Duration::from_secs(30), || {
+        done.load(Ordering::Relaxed) > at_failover + 300
+    });
+    stop.store(true, Ordering::Relaxed);
+    load.join().unwrap();
+
+    wait_same_but_markers(&source, &target_replica);
+    let text = info(&mut conn, "all");
+    assert_eq!(phase(&mut conn).as_deref(), Some("streaming"), "{text}\n{}", daemon.log());
+    assert!(daemon.log().contains("lacks writes it had acknowledged"), "{}", daemon.log());
+    assert_eq!(source.info_field("stats", "sync_full").as_deref(), Some("1"), "a second full sync happened");
+}
+
+/// The same failover without exactly-once markers (no state directory): the replica may
+/// lack writes the old target acknowledged, and nothing can say which, so the job stops and
+/// says so instead of streaming over a possible hole.
+#[test]
+fn a_target_failed_over_to_its_replica_without_markers_stops_the_job() {
     let source = source();
     let target = RedisServer::start();
     let target_replica = RedisServer::start();

@@ -72,6 +72,12 @@ pub struct Target {
     /// How a lost target is tried again.
     #[serde(deserialize_with = "crate::table::table")]
     pub retry: Retry,
+    /// Sentinels that name the target's master (`host:port` or URLs), with `master_name`:
+    /// the writer connects to the master they name at each (re)connection. `url` then
+    /// supplies only the credentials, database and scheme.
+    pub sentinel: Vec<String>,
+    /// The target's master's name at the Sentinels.
+    pub master_name: Option<String>,
 }
 
 impl Default for Target {
@@ -82,6 +88,8 @@ impl Default for Target {
             tls: Tls::default(),
             timeout_ms: crate::faults::DEFAULT_TIMEOUT_MS,
             retry: Retry::default(),
+            sentinel: Vec::new(),
+            master_name: None,
         }
     }
 }
@@ -126,7 +134,7 @@ impl Source {
         if self.rdb_file.is_some() && (self.url.is_some() || !self.sentinel.is_empty()) {
             out.push("source.rdb_file", "set together with source.url or source.sentinel: a run has one source");
         }
-        check_sentinel(&self.sentinel, self.master_name.as_deref(), out);
+        check_sentinel("source", &self.sentinel, self.master_name.as_deref(), out);
         check_timeout("source.timeout_ms", self.timeout_ms, out);
         check_end("source", self.url.as_deref(), &self.tls, out)
     }
@@ -146,6 +154,7 @@ impl Target {
         }
         check_timeout("target.timeout_ms", self.timeout_ms, out);
         self.retry.check(out);
+        check_sentinel("target", &self.sentinel, self.master_name.as_deref(), out);
         check_end("target", self.url.as_deref(), &self.tls, out)
     }
 }

@@ -1,7 +1,7 @@
 //! How the daemon rides out faults: the silence after which a link to the master or the
 //! target counts as dropped (`source.timeout_ms`, `target.timeout_ms`), how a lost target
 //! is retried (`[target.retry]`), and the Sentinels that name the master
-//! (`source.sentinel`, `source.master_name`).
+//! (`source.sentinel`, `source.master_name`; the same for the target).
 
 use std::time::Duration;
 
@@ -70,18 +70,19 @@ pub fn sentinel_endpoints(entries: &[String]) -> Vec<Option<Endpoint>> {
         .collect()
 }
 
-/// Checks `source.sentinel` against `source.master_name`. (`source.url` may come with them:
-/// its credentials and scheme are the master's; the Sentinels name its host and port.)
-pub(crate) fn check_sentinel(sentinel: &[String], master_name: Option<&str>, out: &mut Problems) {
+/// Checks `<section>.sentinel` against `<section>.master_name`. (`<section>.url` may come
+/// with them: its credentials and scheme are the master's; the Sentinels name its host and
+/// port.)
+pub(crate) fn check_sentinel(section: &str, sentinel: &[String], master_name: Option<&str>, out: &mut Problems) {
     for (i, parsed) in sentinel_endpoints(sentinel).iter().enumerate() {
         if parsed.is_none() {
-            out.push(format!("source.sentinel[{i}]"), "not host:port or a redis:// or rediss:// URL");
+            out.push(format!("{section}.sentinel[{i}]"), "not host:port or a redis:// or rediss:// URL");
         }
     }
-    out.not_empty("source.master_name", master_name);
+    out.not_empty(&format!("{section}.master_name"), master_name);
     match (sentinel.is_empty(), master_name.is_some()) {
-        (false, false) => out.push("source.master_name", "required with source.sentinel"),
-        (true, true) => out.push("source.sentinel", "required with source.master_name"),
+        (false, false) => out.push(format!("{section}.master_name"), format!("required with {section}.sentinel")),
+        (true, true) => out.push(format!("{section}.sentinel"), format!("required with {section}.master_name")),
         _ => {}
     }
 }

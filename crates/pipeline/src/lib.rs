@@ -28,4 +28,5 @@ mod writer;
 
 pub use error::WriterError;
 pub use limit::RateLimit;
+pub use marker::{AppliedMarks, Mark};
 pub use writer::{ShardFigures, Writer, WriterConfig, WriterProgress};

@@ -31,6 +31,9 @@ pub(crate) struct Progress {
     /// the commands of one source command while streaming, so everything up to it is
     /// applied on this sender.
     pub(crate) acked: AtomicU64,
+    /// Offset of the last acknowledged batch that carried an exactly-once marker (0: none):
+    /// the marker the target holds for this sender, unless it lost acknowledged writes.
+    pub(crate) marked: AtomicU64,
     /// Commands acknowledged.
     pub(crate) commands: AtomicU64,
     /// Commands handed to the connection.
@@ -90,9 +93,18 @@ impl FirstError {
     }
 }
 
+/// A batch handed to the connection: the count of commands sent once it is, its source
+/// offset, and whether it carried a marker.
+#[derive(Debug, Clone, Copy)]
+struct Sent {
+    count: u64,
+    offset: u64,
+    marked: bool,
+}
+
 /// Runs a sender until its channel closes or the target fails.
 pub(crate) async fn run(mut conn: Connection, mut rx: mpsc::Receiver<Msg>, progress: Arc<Progress>, failure: Failure) {
-    let mut marks: VecDeque<(u64, u64)> = VecDeque::new();
+    let mut marks: VecDeque<Sent> = VecDeque::new();
     let mut sent = 0u64;
     loop {
         let msg = match rx.try_recv() {
@@ -127,7 +139,7 @@ pub(crate) async fn run(mut conn: Connection, mut rx: mpsc::Receiver<Msg>, progr
         let result = match msg {
             Msg::Batch { commands, offset, marker } => {
                 sent += commands.len() as u64;
-                marks.push_back((sent, offset));
+                marks.push_back(Sent { count: sent, offset, marked: marker.is_some() });
                 match marker {
                     Some(marker) => conn.send_atomic(commands, &marker).await,
                     None => conn.send(commands).await,
@@ -158,7 +170,7 @@ pub(crate) async fn run(mut conn: Connection, mut rx: mpsc::Receiver<Msg>, progr
 /// Moves the acknowledged offset past every batch whose commands were all answered, unless
 /// a cluster redirected commands that have not run elsewhere yet (the dispatcher takes
 /// them from `progress.redirects`, runs them, and clears the list).
-fn settle(conn: &mut Connection, marks: &mut VecDeque<(u64, u64)>, progress: &Progress) {
+fn settle(conn: &mut Connection, marks: &mut VecDeque<Sent>, progress: &Progress) {
     let redirected = conn.take_redirects();
     let blocked = match progress.redirects.lock() {
         Ok(mut list) => {
@@ -172,11 +184,14 @@ fn settle(conn: &mut Connection, marks: &mut VecDeque<(u64, u64)>, progress: &Pr
     progress.commands.store(acked, Ordering::Relaxed);
     progress.sent_commands.store(stats.sent, Ordering::Relaxed);
     progress.skipped.store(stats.skipped, Ordering::Relaxed);
-    while let Some(&(count, offset)) = marks.front() {
+    while let Some(&Sent { count, offset, marked }) = marks.front() {
         if count > acked || blocked {
             break;
         }
         progress.acked.fetch_max(offset, Ordering::Release);
+        if marked {
+            progress.marked.fetch_max(offset, Ordering::Release);
+        }
         progress.batches_acked.fetch_add(1, Ordering::Release);
         marks.pop_front();
     }

@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::limit::{Limiter, RateLimit};
+use crate::marker::{AppliedMarks, Mark};
 use crate::shard::{self, Failure, Msg, Progress};
 use crate::topology::Topology;
 use crate::WriterError;
@@ -256,6 +257,8 @@ pub struct Writer {
     /// Where the stream's database changed: (offset, new database), oldest first; the
     /// first entry is the database at or before the committed offset.
     db_marks: VecDeque<(u64, u64)>,
+    /// Where the stream started after this writer's full sync.
+    stream_start: Option<ResumePoint>,
 }
 
 impl Writer {
@@ -293,6 +296,7 @@ impl Writer {
             data_end: 0,
             key_senders: (0, 0),
             db_marks: VecDeque::from([(0, 0)]),
+            stream_start: None,
             topology,
             db_map,
             converter: Converter::new(convert),
@@ -329,21 +333,47 @@ impl Writer {
     }
 
     /// Continues like [`Writer::resume_from`], and with `exactly_once` reads each sender's
-    /// marker from the target so that commands it already applied are skipped. Returns how
-    /// many senders had a marker.
-    pub async fn resume_exactly(&mut self, at: ResumePoint) -> Result<usize, WriterError> {
-        self.resume_from(at);
+    /// marker from the target so that commands it already applied are skipped. After a lost
+    /// target, `applied` is what the senders before had acknowledged: where the target holds
+    /// less (it lost writes, or it is a replica promoted in a failover), the stream is
+    /// resumed from further back, at the oldest marker it holds (see `marker::plan`).
+    /// Returns where the stream resumes (ask the master from there) and how many senders
+    /// had a marker.
+    pub async fn resume_exactly(
+        &mut self,
+        at: ResumePoint,
+        applied: Option<&AppliedMarks>,
+    ) -> Result<(ResumePoint, usize), WriterError> {
         if !self.cfg.exactly_once {
-            return Ok(0);
+            self.resume_from(at);
+            return Ok((at, 0));
         }
         let (target, db, senders) = (&self.target_endpoint, self.marker_db(), self.shards.len());
-        let marks = crate::marker::read(target, self.cfg.timeouts(), db, at, senders).await?;
-        let mut found = 0;
-        for (shard, mark) in self.shards.iter_mut().zip(marks) {
-            shard.skip_through = mark.filter(|m| *m > at.offset);
-            found += usize::from(mark.is_some());
+        let found = crate::marker::read(target, self.cfg.timeouts(), db, senders).await?;
+        let (from, skips) = crate::marker::plan(at, &found, applied)?;
+        self.resume_from(from);
+        for (shard, skip) in self.shards.iter_mut().zip(skips) {
+            shard.skip_through = skip;
         }
-        Ok(found)
+        Ok((from, found.iter().flatten().count()))
+    }
+
+    /// The markers this writer's senders had acknowledged, and where its stream started:
+    /// what a target that comes back after a loss must still hold.
+    pub fn applied_marks(&self) -> AppliedMarks {
+        let marks = match (self.replid, self.cfg.exactly_once) {
+            (Some(replid), true) => self
+                .shards
+                .iter()
+                .map(|s| {
+                    // The database is the target's marker's to say (see `marker::plan`).
+                    let offset = s.progress.marked.load(Ordering::Acquire);
+                    (offset > 0).then_some(Mark { replid, offset, db: None })
+                })
+                .collect(),
+            _ => vec![None; self.shards.len()],
+        };
+        AppliedMarks { marks, stream_start: self.stream_start }
     }
 
     /// Whether streamed batches carry exactly-once markers.
@@ -470,6 +500,7 @@ impl Writer {
                     }
                     self.dispatched = offset;
                     self.streaming = true;
+                    self.stream_start = self.replid.map(|replid| ResumePoint::new(replid, offset));
                     self.progress.snapshot_offset.store(offset, Ordering::Relaxed);
                     self.progress.dispatched.store(offset, Ordering::Release);
                     self.progress.streaming.store(true, Ordering::Release);
@@ -575,7 +606,8 @@ impl Writer {
         p.batches_sent.fetch_add(1, Ordering::Release);
         let marker = match self.replid {
             Some(replid) if self.streaming && self.cfg.exactly_once => {
-                Some(crate::marker::marker(self.marker_db(), i, replid, offset, self.shards.len()))
+                let stream_db = db_at(&self.db_marks, offset);
+                Some(crate::marker::marker(self.marker_db(), i, replid, offset, self.shards.len(), stream_db))
             }
             _ => None,
         };

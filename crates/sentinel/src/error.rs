@@ -106,6 +106,21 @@ pub enum SentinelError {
 }
 
 impl SentinelError {
+    /// Whether asking again later may give an answer: a server or Sentinel that could not
+    /// be reached or dropped the connection, or a master that is not one (yet: a failover
+    /// under way). A wrong name, refused credentials or a malformed reply are for good.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            SentinelError::Connect(_)
+            | SentinelError::Timeout { .. }
+            | SentinelError::Io { .. }
+            | SentinelError::Closed { .. }
+            | SentinelError::NotMaster { .. } => true,
+            SentinelError::NoAnswer { failures, .. } => failures.iter().all(SentinelError::is_transient),
+            _ => false,
+        }
+    }
+
     /// The message with the messages of its causes, `a: b: c`.
     pub fn chain(&self) -> String {
         let mut text = self.to_string();
@@ -137,6 +152,20 @@ pub(crate) fn server_text(text: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unreachable_servers_and_failovers_under_way_are_transient_and_wrong_settings_are_not() {
+        let closed = SentinelError::Closed { addr: "s:1".into() };
+        let not_master = SentinelError::NotMaster { addr: "m:1".into(), role: "slave".into() };
+        assert!(closed.is_transient() && not_master.is_transient());
+        let auth = SentinelError::Auth { addr: "s:1".into(), reply: "WRONGPASS".into() };
+        assert!(!auth.is_transient());
+        assert!(!SentinelError::UnknownMaster { name: "m".into(), sentinels: vec![] }.is_transient());
+        let all_down = SentinelError::NoAnswer { name: "m".into(), failures: vec![closed] };
+        assert!(all_down.is_transient());
+        let mixed = SentinelError::NoAnswer { name: "m".into(), failures: vec![auth, not_master] };
+        assert!(!mixed.is_transient());
+    }
 
     #[test]
     fn aggregate_lists_every_sentinel_with_its_cause() {

@@ -131,6 +131,25 @@ fn sentinels_name_the_master_instead_of_a_url() {
 }
 
 #[test]
+fn a_target_named_by_sentinels_needs_both_settings() {
+    assert_accepted(&[|c| {
+        c.target.sentinel = vec!["127.0.0.1:26379".into()];
+        c.target.master_name = Some("target".into());
+    }]);
+    assert_refused(&[
+        (|c| c.target.sentinel = vec!["127.0.0.1:26379".into()], "target.master_name: required with target.sentinel"),
+        (|c| c.target.master_name = Some("target".into()), "target.sentinel: required with target.master_name"),
+        (
+            |c| {
+                c.target.sentinel = vec!["ftp://x".into()];
+                c.target.master_name = Some("target".into());
+            },
+            "target.sentinel[0]: not host:port or a redis:// or rediss:// URL",
+        ),
+    ]);
+}
+
+#[test]
 fn urls_are_required_and_must_parse() {
     assert_refused(&[
         (|c| c.target.url = None, "target.url: required"),
