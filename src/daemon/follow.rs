@@ -15,17 +15,16 @@ use std::time::Duration;
 use anyhow::Context;
 use replicant_link::{LinkConfig, LinkError, Sink as _};
 use replicant_net::Endpoint;
-use replicant_pipeline::{AppliedMarks, WriterError};
+use replicant_pipeline::AppliedMarks;
 use replicant_repl::ResumePoint;
-use replicant_sentinel::{MasterAddr, SentinelConfig, SentinelError, SwitchWatcher};
-use replicant_target::TargetError;
+use replicant_sentinel::{MasterAddr, SentinelConfig, SwitchWatcher};
 use tokio::sync::watch;
 
 use super::checkpoint::Checkpoint;
 use super::job::{connect_writer, keep_checkpoint, read_start, store_final, Connected, JobSpec, LostTarget, Start};
 use super::plan::SentinelSource;
-use super::precheck::Found;
 use super::status::{JobStatus, Stage};
+use super::target_loss::{came_back_changed, link_lost_target, resume_writer, target_lost};
 
 /// First pause after a lost target.
 const FIRST_PAUSE: Duration = Duration::from_millis(200);
@@ -169,7 +168,7 @@ async fn session(
 ) -> anyhow::Result<Ended> {
     let plan = &spec.plan;
     let (source, target) = (master.addr(), plan.target_label());
-    let mut resume = start.resume;
+    let resume = start.resume;
     let lost =
         |error: anyhow::Error| Ended::TargetLost { error, resume, wrote_snapshot: false, ran: false, marks: None };
     let (mut writer, target_at) = match connect_writer(plan, resume.is_some(), start.partial_snapshot).await {
@@ -194,38 +193,18 @@ async fn session(
             }
         });
     }
-    match (resume, &spec.state) {
-        (Some(at), _) => {
-            let from = if spec.state.is_some() { "the checkpoint" } else { "where the last job left the target" };
-            tracing::info!(replid = %at.replid, offset = at.offset, db = at.db, "Resuming from {from}.");
-            let applied = start.lost_target.as_ref().map(|l| &l.marks);
-            let (from, markers) = match writer.resume_exactly(at, applied).await {
-                Ok(resumed) => resumed,
-                Err(e) if e.is_retryable() => return Ok(lost(e.into())),
-                Err(e) => {
-                    return Err(e).context(
-                        "the target that came back lacks writes it had acknowledged, and its exactly-once markers \
-                     cannot say which; start again with a full sync: remove the checkpoint, and run with \
-                     target.existing_data = \"replace\"",
-                    )
-                }
-            };
-            if from.offset < at.offset {
-                tracing::warn!(
-                    from = from.offset,
-                    acknowledged = at.offset,
-                    "The target lacks writes it had acknowledged (restored from an older state, or a replica \
-                     promoted in a failover); its markers say which: asking the master for the stream from there."
-                );
-                resume = Some(from);
-            }
-            if writer.exactly_once() {
-                tracing::info!(markers, "Exactly once: commands the target applied after the checkpoint are skipped.");
-            }
+    let resume = match (resume, &spec.state) {
+        (Some(at), _) => match resume_writer(&mut writer, at, start, spec.state.is_some()).await {
+            Ok(from) => Some(from),
+            Err(e) if target_lost(&e) => return Ok(lost(e)),
+            Err(e) => return Err(e),
+        },
+        (None, Some(state)) => {
+            state.store(&Checkpoint::full_sync(&source, &target))?;
+            None
         }
-        (None, Some(state)) => state.store(&Checkpoint::full_sync(&source, &target))?,
-        (None, None) => {}
-    }
+        (None, None) => None,
+    };
     status.set_writer(progress.clone());
     let mut link = LinkConfig::new(master.clone());
     link.parser = plan.parser.clone();
@@ -353,61 +332,4 @@ async fn finish(
     result.context("replication stopped")?;
     drained.and(closed).context("the target writer stopped")?;
     Ok(())
-}
-
-/// A target that comes back from a loss must hold what it acknowledged. One with no key
-/// although keys had been written lost them (restarted without persistence): streaming on
-/// would leave a hole. One that is a replica promoted in a failover (its second replication
-/// ID is the lost server's) may lack the last writes the lost server acknowledged: with
-/// exactly-once markers their comparison says which (`Writer::resume_exactly`); without,
-/// nothing can, and the job stops.
-fn came_back_changed(start: &Start, found: &Found, exactly_once: bool) -> anyhow::Result<()> {
-    let Some(lost) = &start.lost_target else { return Ok(()) };
-    if lost.applied > 0 && found.keys == 0 {
-        anyhow::bail!(
-            "the target came back empty after it was lost, although {} keys and commands had been applied: it \
-             lost its data (restarted without persistence?). Continuing would leave a hole; start again with a \
-             full sync: remove the checkpoint, and run with target.existing_data = \"replace\"",
-            lost.applied
-        );
-    }
-    let promoted = found.histories.iter().any(|(_, second)| lost.replids.iter().any(|id| id == second));
-    if promoted && exactly_once {
-        tracing::warn!(
-            "The target came back as a replica promoted in a failover; its exactly-once markers say which \
-             acknowledged writes it lacks."
-        );
-    } else if promoted {
-        anyhow::bail!(
-            "the target came back as a replica promoted in a failover (its second replication ID is the lost \
-             server's): it may lack writes the lost server had acknowledged, and without exactly-once markers \
-             (writer.exactly_once, a state directory) nothing can tell which. Continuing could leave a hole; start \
-             again with a full sync: remove the checkpoint, and run with target.existing_data = \"replace\""
-        );
-    }
-    Ok(())
-}
-
-/// Whether an error means the target could not be reached or dropped its connections (so
-/// that trying again may help), as opposed to a refused command or a bad setting.
-pub(crate) fn target_lost(e: &anyhow::Error) -> bool {
-    e.chain().any(is_loss)
-}
-
-fn link_lost_target(e: &LinkError) -> bool {
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(c) = cause {
-        if is_loss(c) {
-            return true;
-        }
-        cause = c.source();
-    }
-    false
-}
-
-fn is_loss(c: &(dyn std::error::Error + 'static)) -> bool {
-    c.downcast_ref::<WriterError>().is_some_and(WriterError::is_retryable)
-        || c.downcast_ref::<TargetError>().is_some_and(TargetError::is_connection)
-        // Only the target's Sentinels are asked where this is called.
-        || c.downcast_ref::<SentinelError>().is_some_and(SentinelError::is_transient)
 }

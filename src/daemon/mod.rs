@@ -25,6 +25,7 @@ mod precheck;
 mod progress;
 mod report;
 mod status;
+mod target_loss;
 
 use std::process::ExitCode;
 use std::sync::Arc;
