@@ -17,7 +17,7 @@ pub const CORPUS_ENV: &str = "REPLICANT_RDB_CORPUS";
 pub const CORPUS_DIRS: [&str; 3] = ["librdb-dumps", "redis-rdb-tools-dumps", "valkey-tests-assets"];
 
 /// The workspace root: testkit lives in `crates/testkit`, two levels below it.
-fn workspace_root() -> PathBuf {
+pub(crate) fn workspace_root() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     manifest.ancestors().nth(2).unwrap_or(manifest).to_path_buf()
 }

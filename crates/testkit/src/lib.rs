@@ -10,6 +10,9 @@
 //!   source server (every type and encoding, or bulk generated data).
 //! * [`info`] answers questions about the connected server (version,
 //!   supported commands).
+//! * [`kvrocks_master`] owns [`MockKvrocks`], an in-process stand-in for a Kvrocks
+//!   2.10.1 master (replication protocol byte for byte), and finds the shared Kvrocks
+//!   captures (`$REPLICANT_KVROCKS_CAPTURES` or `../shared/kvrocks`) it can replay.
 //! * [`corpus`] finds the shared RDB corpus (other projects' test dumps, read in
 //!   place from `$REPLICANT_RDB_CORPUS` or `../shared/rdb-corpus`): [`rdb_corpus_dir`],
 //!   [`corpus_file`], [`corpus_rdb_files`].
@@ -40,6 +43,7 @@ pub mod diff;
 pub mod fault_proxy;
 pub mod fill;
 pub mod info;
+pub mod kvrocks_master;
 mod reply;
 pub mod sentinel;
 pub mod server;
@@ -51,6 +55,7 @@ pub use dataset::{snapshot, Blob, Data, Entry, HashField, Snapshot};
 pub use diff::{assert_same, diff_report, wait_until_same};
 pub use fault_proxy::{Fault, FaultEvent, FaultProxy};
 pub use info::{server_version, supports_command};
+pub use kvrocks_master::{MockKvrocks, MockKvrocksBuilder};
 pub use sentinel::{RedisSentinel, RedisSentinelBuilder};
 pub use server::{free_port, RedisServer, RedisServerBuilder};
 pub use stream::{ConsumerImage, GroupImage, PendingEntry, StreamEntry, StreamImage};
