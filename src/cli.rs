@@ -77,6 +77,13 @@ pub(crate) struct SyncArgs {
     /// The target's master's name at its Sentinels.
     #[arg(long, value_name = "NAME", requires = "target_sentinel")]
     pub(crate) target_master_name: Option<String>,
+    /// The protocol the master speaks: auto (ask its INFO), redis, kvrocks.
+    #[arg(long, value_name = "KIND", default_value = "auto", value_parser = ["auto", "redis", "kvrocks"])]
+    pub(crate) source_kind: String,
+    /// A Kvrocks namespace's target database, `NAMESPACE=DB` (repeatable; `default=0` is
+    /// always there unless given another database).
+    #[arg(long, value_name = "NAMESPACE=DB")]
+    pub(crate) kvrocks_namespace: Vec<String>,
     /// Silence from the master (no byte, not even its pings) after which the link is
     /// dropped and resumed, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = replicant_config::DEFAULT_TIMEOUT_MS)]

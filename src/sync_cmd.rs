@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
-use replicant_config::{Config, ExistingData, FullResync, Mode, Progress, Tls};
+use replicant_config::{Config, ExistingData, FullResync, Mode, Progress, SourceKind, Tls};
 
 use crate::cli::{ExistingArg, ModeArg, ParserArgs, ProgressArg, RestoreArgs, SyncArgs, TlsArgs, WriterArgs};
 use crate::daemon::{self, Plan};
@@ -38,6 +38,18 @@ fn config_from_args(args: &SyncArgs) -> anyhow::Result<Config> {
     c.sync.forward_publish = args.forward_publish;
     c.source.sentinel.clone_from(&args.sentinel);
     c.source.master_name.clone_from(&args.master_name);
+    c.source.kind = match args.source_kind.as_str() {
+        "redis" => SourceKind::Redis,
+        "kvrocks" => SourceKind::Kvrocks,
+        _ => SourceKind::Auto,
+    };
+    for entry in &args.kvrocks_namespace {
+        let parsed = entry.split_once('=').and_then(|(name, db)| Some((name, db.parse::<u64>().ok()?)));
+        let Some((name, db)) = parsed else {
+            anyhow::bail!("--kvrocks-namespace {entry:?}: expected NAMESPACE=DB, e.g. ns1=1");
+        };
+        c.source.kvrocks.namespaces.insert(name.to_string(), db);
+    }
     c.target.sentinel.clone_from(&args.target_sentinel);
     c.target.master_name.clone_from(&args.target_master_name);
     c.source.timeout_ms = args.source_timeout_ms;

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use replicant_link::{LinkConfig, LinkError, Sink as _};
+use replicant_link::{LinkError, Sink as _};
 use replicant_net::Endpoint;
 use replicant_pipeline::AppliedMarks;
 use replicant_repl::ResumePoint;
@@ -23,6 +23,7 @@ use tokio::sync::watch;
 use super::checkpoint::Checkpoint;
 use super::job::{connect_writer, keep_checkpoint, read_start, store_final, Connected, JobSpec, LostTarget, Start};
 use super::plan::SentinelSource;
+use super::source_link::{kind_of, Kind, SourceLink};
 use super::status::{JobStatus, Stage};
 use super::target_loss::{came_back_changed, link_lost_target, resume_writer, target_lost};
 
@@ -53,6 +54,12 @@ impl Locator<'_> {
         let watcher = SwitchWatcher::start(s.sentinels.clone(), &s.name, current, SentinelConfig::default())?;
         Ok(Some(watcher))
     }
+}
+
+/// The master a session follows, and what kind of server it is.
+struct Followed {
+    master: Endpoint,
+    kind: Kind,
 }
 
 /// How a session ended, when it did not fail for good.
@@ -93,7 +100,8 @@ pub(crate) async fn follow_master(
     // What the target acknowledged across sessions, to check what comes back after a loss.
     let mut applied = AppliedMarks::default();
     loop {
-        let ended = session(spec, &master, status, &mut stop, &start, watcher.as_mut(), &mut target_replids).await?;
+        let followed = Followed { kind: kind_of(&master, plan.source_kind).await, master: master.clone() };
+        let ended = session(spec, &followed, status, &mut stop, &start, watcher.as_mut(), &mut target_replids).await?;
         let (error, resume, wrote_snapshot, ran) = match ended {
             Ended::Stopped => return Ok(()),
             Ended::Switched { resume } => {
@@ -159,7 +167,7 @@ pub(crate) async fn follow_master(
 /// One session: writer and prechecks, then the link until it ends.
 async fn session(
     spec: &JobSpec,
-    master: &Endpoint,
+    followed: &Followed,
     status: &Arc<JobStatus>,
     stop: &mut watch::Receiver<bool>,
     start: &Start,
@@ -167,6 +175,7 @@ async fn session(
     target_replids: &mut Vec<String>,
 ) -> anyhow::Result<Ended> {
     let plan = &spec.plan;
+    let (master, kind) = (&followed.master, followed.kind);
     let (source, target) = (master.addr(), plan.target_label());
     let resume = start.resume;
     let lost =
@@ -206,17 +215,14 @@ async fn session(
         (None, None) => None,
     };
     status.set_writer(progress.clone());
-    let mut link = LinkConfig::new(master.clone());
-    link.parser = plan.parser.clone();
-    link.full_resync = plan.full_resync;
-    link.replica = link.replica.resume(resume).timeout(plan.source_timeout);
+    let link = SourceLink::new(kind, master, plan, resume)?;
     status.set_stage(Stage::Running);
     let checkpointer = spec.state.clone().map(|state| {
         let ends = (source.clone(), target.clone());
         tokio::spawn(keep_checkpoint(state, progress.clone(), ends, plan.checkpoint_every))
     });
     // Spawned here, after the last early return, since it only ends when aborted.
-    let buffer_watch = resume.is_none().then(|| super::output_buffer::spawn_for(master, status));
+    let buffer_watch = (resume.is_none() && link.is_redis()).then(|| super::output_buffer::spawn_for(master, status));
     let once = plan.once;
     let (switched, target_switched) = (AtomicBool::new(false), AtomicBool::new(false));
     let stopped = async {
@@ -235,7 +241,7 @@ async fn session(
         }
     };
     let full_syncs_before = status.link.full_syncs.load(Ordering::Relaxed);
-    let result = replicant_link::run(link, &mut writer, status.link.clone(), stopped).await;
+    let result = link.run(&mut writer, status.link.clone(), stopped).await;
     for task in [checkpointer, buffer_watch].into_iter().flatten() {
         task.abort();
     }

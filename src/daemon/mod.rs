@@ -24,6 +24,7 @@ mod plan;
 mod precheck;
 mod progress;
 mod report;
+mod source_link;
 mod status;
 mod target_loss;
 

@@ -88,6 +88,10 @@ pub(crate) struct Plan {
     pub(crate) progress: replicant_config::Progress,
     /// Silence from the master after which the link is dropped.
     pub(crate) source_timeout: Duration,
+    /// The protocol the master speaks, or `Auto` to ask it.
+    pub(crate) source_kind: replicant_config::SourceKind,
+    /// A Kvrocks master's namespaces, as target databases.
+    pub(crate) kvrocks_namespaces: replicant_kvrocks::source::Namespaces,
     /// How a lost target is tried again.
     pub(crate) target_retry: replicant_config::Retry,
 }
@@ -157,6 +161,8 @@ impl Plan {
             checkpoint_every: config.state.checkpoint_interval(),
             progress: config.log.progress,
             source_timeout: Duration::from_millis(config.source.timeout_ms),
+            source_kind: config.source.kind,
+            kvrocks_namespaces: super::source_link::namespaces(&config.source.kvrocks),
             target_retry: config.target.retry.clone(),
         })
     }

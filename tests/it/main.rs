@@ -5,6 +5,7 @@
 mod cli;
 mod daemon;
 mod failover;
+mod kvrocks;
 mod load;
 mod output_buffer;
 mod process;

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use crate::check::Problems;
 use crate::choice::choices;
 use crate::faults::{check_sentinel, check_timeout, Retry};
+use crate::kvrocks::{Kvrocks, SourceKind};
 use crate::{ConfigError, FieldError};
 
 /// `[source]`: the master to copy.
@@ -37,6 +38,11 @@ pub struct Source {
     /// Silence from the master (no byte, not even its pings) after which the link counts
     /// as dropped (default 60 000 ms, as Redis's `repl-timeout`).
     pub timeout_ms: u64,
+    /// The protocol the master speaks (default: asked from the master).
+    pub kind: SourceKind,
+    /// A Kvrocks master's namespaces.
+    #[serde(deserialize_with = "crate::table::table")]
+    pub kvrocks: Kvrocks,
 }
 
 impl Default for Source {
@@ -48,6 +54,8 @@ impl Default for Source {
             sentinel: Vec::new(),
             master_name: None,
             timeout_ms: crate::faults::DEFAULT_TIMEOUT_MS,
+            kind: SourceKind::default(),
+            kvrocks: Kvrocks::default(),
         }
     }
 }
@@ -135,6 +143,7 @@ impl Source {
             out.push("source.rdb_file", "set together with source.url or source.sentinel: a run has one source");
         }
         check_sentinel("source", &self.sentinel, self.master_name.as_deref(), out);
+        self.kvrocks.check(out);
         check_timeout("source.timeout_ms", self.timeout_ms, out);
         check_end("source", self.url.as_deref(), &self.tls, out)
     }

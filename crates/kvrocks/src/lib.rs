@@ -12,7 +12,9 @@
 //! - [`wal`] reads the RocksDB WAL files a checkpoint may hold, yielding the same reps: a
 //!   check of the captures' checkpoint only, until the checkpoint reader, which opens
 //!   checkpoints through a RocksDB binding, replaces it.
-//! - [`convert`] turns decoded strings and hashes into Redis commands (a start).
+//! - [`convert`] turns each decoded batch into the Redis commands that make a target hold
+//!   what the master holds, for every Kvrocks 2.10 type ([`convert::Converted`]: commands
+//!   per namespace, plus the records that cannot be converted and why).
 //!
 //! Keys carry a slot id only on cluster-enabled masters; the caller says which with
 //! [`KeyLayout`]. Malformed input gives a [`KvrocksError`] with the byte offset; nothing
@@ -43,6 +45,7 @@
 
 mod batch;
 mod cf;
+mod checkpoint;
 pub mod convert;
 mod cursor;
 mod error;
@@ -50,8 +53,10 @@ mod frame;
 mod key;
 mod log_data;
 mod metadata;
+pub mod source;
 mod stream;
 mod subkey;
+mod transfer;
 mod update;
 pub mod wal;
 
@@ -66,4 +71,5 @@ pub use metadata::{
 };
 pub use stream::{ConsumerMetadata, GroupMetadata, PelEntry, StreamFields, StreamId, StreamKey, StreamMetadata};
 pub use subkey::{SubKey, SubValue};
+pub use transfer::{parse_meta, FileEvent, FileReceiver, MetaReply};
 pub use update::{Change, Entry, Group, Update};

@@ -83,6 +83,11 @@ pub enum LinkError {
         #[source]
         cause: Box<LinkError>,
     },
+    /// What a source other than a Redis master sent could not be used (a malformed or
+    /// unknown record, a file transfer cut short, a refused request); the error says what
+    /// and where. Not retryable.
+    #[error("the master's data cannot be used")]
+    Source(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// Too many reconnection attempts failed in a row.
     #[error("gave up after {attempts} failed attempts to reach the master")]
     GaveUp {

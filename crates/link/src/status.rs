@@ -67,7 +67,8 @@ impl LinkStatus {
         }
     }
 
-    pub(crate) fn set_state(&self, s: LinkState) {
+    /// Sets the state (the link, or another source's driver, reports here).
+    pub fn set_state(&self, s: LinkState) {
         let v = match s {
             LinkState::Connecting => 0,
             LinkState::FullSync => 1,
@@ -83,7 +84,8 @@ impl LinkStatus {
         self.replid.lock().ok().and_then(|g| g.clone())
     }
 
-    pub(crate) fn set_replid(&self, id: Option<String>) {
+    /// Sets the history followed (the replication ID, or another source's equivalent).
+    pub fn set_replid(&self, id: Option<String>) {
         if let Ok(mut g) = self.replid.lock() {
             *g = id;
         }
@@ -95,7 +97,8 @@ impl LinkStatus {
         self.last_error.lock().ok().and_then(|g| g.clone())
     }
 
-    pub(crate) fn set_last_error(&self, error: &dyn std::error::Error) {
+    /// Records what ended the last connection, with its causes.
+    pub fn set_last_error(&self, error: &dyn std::error::Error) {
         let mut text = error.to_string();
         let mut source = error.source();
         while let Some(s) = source {

@@ -10,6 +10,18 @@ impl ReplId {
     /// All zeros: what Redis shows when no ID is known.
     pub const ZERO: ReplId = ReplId([b'0'; 40]);
 
+    /// An ID known when compiling; `None` unless `text` is 40 hexadecimal characters.
+    pub const fn from_static(text: &[u8; 40]) -> Option<ReplId> {
+        let mut rest: &[u8] = text;
+        while let [first, tail @ ..] = rest {
+            if !first.is_ascii_hexdigit() {
+                return None;
+            }
+            rest = tail;
+        }
+        Some(ReplId(*text))
+    }
+
     /// Parses 40 hexadecimal characters.
     pub fn parse(text: &[u8]) -> Option<ReplId> {
         let bytes: [u8; 40] = text.try_into().ok()?;

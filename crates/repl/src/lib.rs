@@ -16,10 +16,14 @@
 //!   [`Replica::resume_point`] never falls inside a `MULTI`/`EXEC` block, so a transaction
 //!   cut by a dropped link is received again whole.
 //!
+//! - [`CommandBuf`] builds a [`Command`] from its arguments, for sources whose stream is not
+//!   RESP (Kvrocks, Pika), so that the writer forwards every source's commands alike.
+//!
 //! No tokio, no clock: everything is testable byte by byte.
 
 #![deny(missing_docs)]
 
+mod built;
 mod command;
 mod config;
 mod error;
@@ -27,6 +31,7 @@ mod id;
 mod replica;
 mod resume;
 
+pub use built::CommandBuf;
 pub use command::Command;
 pub use config::ReplicaConfig;
 pub use error::ReplError;

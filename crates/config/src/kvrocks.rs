@@ -1,0 +1,51 @@
+//! What kind of master the source is (`source.kind`), and how a Kvrocks master's
+//! namespaces map to target databases (`[source.kvrocks]`).
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::check::Problems;
+use crate::choice::choices;
+
+/// `source.kind`: the protocol the master speaks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SourceKind {
+    /// Asked from the master (`INFO server`: `kvrocks_version` means Kvrocks).
+    #[default]
+    Auto,
+    /// Redis or Valkey: `PSYNC`/`SYNC` and an RDB snapshot.
+    Redis,
+    /// Apache Kvrocks: a checkpoint (`_fetch_meta`/`_fetch_file`), then WriteBatches by sequence.
+    Kvrocks,
+}
+
+choices!(SourceKind { Auto = "auto", Redis = "redis", Kvrocks = "kvrocks" });
+
+/// `[source.kvrocks]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Kvrocks {
+    /// Namespace → target database (`default` is the default namespace). Default:
+    /// `{ default = 0 }`.
+    pub namespaces: BTreeMap<String, u64>,
+    /// Skip keys of namespaces with no database instead of stopping (default false).
+    pub skip_unmapped_namespaces: bool,
+}
+
+impl Default for Kvrocks {
+    fn default() -> Self {
+        Kvrocks { namespaces: BTreeMap::from([("default".to_string(), 0)]), skip_unmapped_namespaces: false }
+    }
+}
+
+impl Kvrocks {
+    pub(crate) fn check(&self, out: &mut Problems) {
+        for name in self.namespaces.keys() {
+            if name.is_empty() || name.len() > 255 {
+                out.push(format!("source.kvrocks.namespaces.{name:?}"), "a namespace name has 1 to 255 bytes");
+            }
+        }
+    }
+}

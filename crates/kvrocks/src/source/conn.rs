@@ -1,0 +1,102 @@
+//! One connection to a Kvrocks master, as its replicas open them: TCP or TLS, `AUTH` first
+//! when a password is set, requests sent as RESP arrays, and replies read into a buffer
+//! under a silence timeout. Each step of the full sync and the PSYNC stream opens its own.
+
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use replicant_link::LinkError;
+use replicant_net::{Endpoint, Stream};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::source_error;
+
+/// Read size, and what the buffer grows by.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// A connection with its read buffer.
+pub(crate) struct Conn {
+    stream: Stream,
+    pub(crate) buf: BytesMut,
+    timeout: Duration,
+    addr: String,
+}
+
+impl Conn {
+    /// Connects (within `timeout`) and authenticates with the endpoint's credentials.
+    pub(crate) async fn open(master: &Endpoint, timeout: Duration) -> Result<Conn, LinkError> {
+        let addr = master.addr();
+        let stream = tokio::time::timeout(timeout, replicant_net::connect(master))
+            .await
+            .map_err(|_| timed_out(&addr, timeout, "connecting"))??;
+        let mut conn = Conn { stream, buf: BytesMut::with_capacity(READ_CHUNK), timeout, addr };
+        if let Some(password) = &master.password {
+            let mut args: Vec<&[u8]> = vec![b"AUTH"];
+            if let Some(user) = &master.user {
+                args.push(user.as_bytes());
+            }
+            args.push(password.as_bytes());
+            conn.send(&args).await?;
+            let reply = conn.line().await?;
+            if reply != b"+OK" {
+                let text = String::from_utf8_lossy(&reply).into_owned();
+                return Err(source_error(format!("{} refused AUTH: {text}", conn.addr)));
+            }
+        }
+        Ok(conn)
+    }
+
+    /// The master's `host:port`.
+    pub(crate) fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// Sends one request.
+    pub(crate) async fn send(&mut self, args: &[&[u8]]) -> Result<(), LinkError> {
+        let mut out = Vec::with_capacity(16 + args.iter().map(|a| a.len() + 16).sum::<usize>());
+        out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+        for arg in args {
+            out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+            out.extend_from_slice(arg);
+            out.extend_from_slice(b"\r\n");
+        }
+        self.stream.write_all(&out).await?;
+        self.stream.flush().await?;
+        Ok(())
+    }
+
+    /// Reads more bytes into the buffer; an error when the master closed or was silent for
+    /// the timeout.
+    pub(crate) async fn fill(&mut self) -> Result<(), LinkError> {
+        self.buf.reserve(READ_CHUNK);
+        let read = tokio::time::timeout(self.timeout, self.stream.read_buf(&mut self.buf))
+            .await
+            .map_err(|_| timed_out(&self.addr, self.timeout, "waiting for data"))??;
+        if read == 0 {
+            return Err(LinkError::Closed);
+        }
+        Ok(())
+    }
+
+    /// Reads one line (without its CRLF), of at most 4 KiB.
+    pub(crate) async fn line(&mut self) -> Result<Vec<u8>, LinkError> {
+        loop {
+            if let Some(pos) = self.buf.windows(2).position(|w| w == b"\r\n") {
+                let line = self.buf.split_to(pos).to_vec();
+                self.buf.advance(2);
+                return Ok(line);
+            }
+            if self.buf.len() > 4096 {
+                return Err(source_error(format!("{} sent a line longer than 4 KiB", self.addr)));
+            }
+            self.fill().await?;
+        }
+    }
+}
+
+fn timed_out(addr: &str, after: Duration, what: &str) -> LinkError {
+    LinkError::Io(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        format!("{addr}: nothing for {} s while {what} (timeout)", after.as_secs()),
+    ))
+}

@@ -1,0 +1,112 @@
+//! The write stream: `PSYNC <next sequence>` on the client port, `+OK`, then one bulk per
+//! RocksDB WriteBatch and `ping` heartbeats (`FeedSlaveThread::loop` in Kvrocks'
+//! `src/cluster/replication.cc`; no acknowledgement flows back). Each batch is decoded,
+//! converted to Redis commands and handed to the sink at the batch's last sequence, so a
+//! resume point is always a batch boundary.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use replicant_link::{LinkError, LinkStatus, Sink};
+use replicant_repl::CommandBuf;
+
+use super::conn::Conn;
+use super::namespaces::Placement;
+use super::{source_error, KvrocksLink};
+use crate::convert::convert;
+use crate::frame::Frame;
+use crate::update::Update;
+
+/// How a `PSYNC` was answered.
+pub(crate) enum Psync {
+    /// `+OK`: the stream follows on this connection.
+    Accepted(Conn),
+    /// The master's WAL no longer holds the sequence (`-ERR sequence out of range`).
+    OutOfRange(String),
+}
+
+/// Asks for the stream from sequence `next`.
+pub(crate) async fn psync(cfg: &KvrocksLink, next: u64) -> Result<Psync, LinkError> {
+    let mut conn = Conn::open(&cfg.master, cfg.timeout).await?;
+    conn.send(&[b"PSYNC", next.to_string().as_bytes()]).await?;
+    let reply = conn.line().await?;
+    match reply.strip_prefix(b"-") {
+        None if reply == b"+OK" => Ok(Psync::Accepted(conn)),
+        Some(error) if error.windows(12).any(|w| w == b"out of range") => {
+            Ok(Psync::OutOfRange(String::from_utf8_lossy(error).into_owned()))
+        }
+        _ => {
+            let text = String::from_utf8_lossy(&reply).into_owned();
+            Err(source_error(format!("{} answered PSYNC {next} with {text:?}", conn.addr())))
+        }
+    }
+}
+
+/// Follows the stream on `conn` until it breaks; `next` moves past every batch delivered.
+pub(crate) async fn follow<S: Sink>(
+    cfg: &KvrocksLink,
+    mut conn: Conn,
+    next: &mut u64,
+    sink: &mut S,
+    status: &Arc<LinkStatus>,
+) -> Result<(), LinkError> {
+    let mut command = CommandBuf::new();
+    loop {
+        let Some((frame, used)) = Frame::load(&conn.buf).map_err(|e| at_sequence(*next, e))? else {
+            sink.ready().await.map_err(LinkError::Sink)?;
+            conn.fill().await?;
+            continue;
+        };
+        match frame {
+            Frame::Ping => {}
+            Frame::Batch(rep) => {
+                let last = deliver(cfg, rep, *next, sink, &mut command)?;
+                *next = last + 1;
+                status.offset.store(last, Ordering::Relaxed);
+            }
+            Frame::Simple(line) | Frame::Error(line) => {
+                let text = String::from_utf8_lossy(line).into_owned();
+                return Err(source_error(format!("{} sent {text:?} in the stream at sequence {next}", conn.addr())));
+            }
+        }
+        let _ = conn.buf.split_to(used);
+    }
+}
+
+/// Decodes one batch, checks it starts at `expected`, and hands its commands to the sink at
+/// its last sequence; that sequence.
+fn deliver<S: Sink>(
+    cfg: &KvrocksLink,
+    rep: &[u8],
+    expected: u64,
+    sink: &mut S,
+    command: &mut CommandBuf,
+) -> Result<u64, LinkError> {
+    let update = Update::decode(rep, cfg.layout).map_err(|e| at_sequence(expected, e))?;
+    let first = update.sequence;
+    if first != expected {
+        return Err(source_error(format!(
+            "the master sent the batch of sequence {first} where {expected} was next: a gap or an overlap in its \
+             WAL stream"
+        )));
+    }
+    let last = update.next_sequence().saturating_sub(1).max(first);
+    let converted = convert(&update);
+    if let Some(skipped) = converted.skipped.first() {
+        return Err(source_error(format!(
+            "the batch of sequence {first} holds a record replicant cannot convert yet ({} at byte {} of the \
+             batch); nothing of it was applied",
+            skipped.what, skipped.offset
+        )));
+    }
+    for cmd in &converted.commands {
+        let Placement::Db(db) = cfg.namespaces.place(cmd.namespace)? else { continue };
+        command.set(&cmd.args);
+        sink.command(&command.command(last, db)).map_err(LinkError::Sink)?;
+    }
+    Ok(last)
+}
+
+fn at_sequence(sequence: u64, e: crate::KvrocksError) -> LinkError {
+    source_error(format!("the WriteBatch of sequence {sequence}: {e}"))
+}
