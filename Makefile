@@ -7,14 +7,22 @@ REDIS_SERVER ?= $(or $(REPLICANT_REDIS_SERVER),redis-server)
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .DEFAULT_GOAL := build
-.PHONY: build test lint soak bench bench-parse bench-check bench-sync bench-stream bench-memory demo deps
+.PHONY: build build-deps test lint soak bench bench-parse bench-check bench-sync bench-stream bench-memory demo deps
 
-build:
+build: build-deps
 	$(CARGO) build --release
 
 # Installs redis-server, redis-tools and redis-sentinel unless the binaries are already on PATH.
 REDIS_SENTINEL ?= $(or $(REPLICANT_REDIS_SENTINEL),redis-sentinel)
-deps:
+# The rocksdb binding (Kvrocks checkpoints) builds RocksDB from source: a C++ compiler, and
+# libclang for its bindgen step.
+build-deps:
+	@if command -v g++ >/dev/null 2>&1 && dpkg -s libclang-dev >/dev/null 2>&1; then :; else \
+		$(SUDO) apt-get update && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y g++ libclang-dev; \
+	fi
+
+deps: build-deps
 	@if command -v "$(REDIS_SERVER)" >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1 \
 		&& command -v "$(REDIS_SENTINEL)" >/dev/null 2>&1; then \
 		echo "using $$(command -v "$(REDIS_SERVER)") and $$(command -v "$(REDIS_SENTINEL)")"; \
@@ -27,7 +35,7 @@ deps:
 test: deps
 	$(CARGO) test --workspace
 
-lint:
+lint: build-deps
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 

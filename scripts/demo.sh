@@ -13,9 +13,11 @@ command -v redis-cli >/dev/null || { echo "redis-cli is missing: run make deps" 
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-say "Building replicant (release)"
-cargo build --release --quiet
-BIN=target/release/replicant
+# The debug profile, as `make test` and `make lint` use: RocksDB (a C++ dependency of the
+# Kvrocks source) is then built once, not once more for a release profile.
+say "Building replicant"
+cargo build --quiet
+BIN=target/debug/replicant
 
 # shellcheck source=scripts/servers.sh
 source scripts/servers.sh

@@ -84,6 +84,10 @@ pub(crate) struct SyncArgs {
     /// always there unless given another database).
     #[arg(long, value_name = "NAMESPACE=DB")]
     pub(crate) kvrocks_namespace: Vec<String>,
+    /// Kvrocks types whose keys are left out, comma-separated (`json`, `bloom`, or the names
+    /// TYPE gives): for a target without the modules they need.
+    #[arg(long, value_name = "TYPES", value_delimiter = ',')]
+    pub(crate) skip_types: Vec<String>,
     /// Silence from the master (no byte, not even its pings) after which the link is
     /// dropped and resumed, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = replicant_config::DEFAULT_TIMEOUT_MS)]

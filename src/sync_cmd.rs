@@ -50,6 +50,7 @@ fn config_from_args(args: &SyncArgs) -> anyhow::Result<Config> {
         };
         c.source.kvrocks.namespaces.insert(name.to_string(), db);
     }
+    c.source.kvrocks.skip_types.clone_from(&args.skip_types);
     c.target.sentinel.clone_from(&args.target_sentinel);
     c.target.master_name.clone_from(&args.target_master_name);
     c.source.timeout_ms = args.source_timeout_ms;

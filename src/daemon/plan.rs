@@ -92,6 +92,8 @@ pub(crate) struct Plan {
     pub(crate) source_kind: replicant_config::SourceKind,
     /// A Kvrocks master's namespaces, as target databases.
     pub(crate) kvrocks_namespaces: replicant_kvrocks::source::Namespaces,
+    /// Kvrocks types left out.
+    pub(crate) kvrocks_skip_types: Vec<replicant_kvrocks::RedisType>,
     /// How a lost target is tried again.
     pub(crate) target_retry: replicant_config::Retry,
 }
@@ -163,6 +165,7 @@ impl Plan {
             source_timeout: Duration::from_millis(config.source.timeout_ms),
             source_kind: config.source.kind,
             kvrocks_namespaces: super::source_link::namespaces(&config.source.kvrocks),
+            kvrocks_skip_types: super::source_link::skip_types(&config.source.kvrocks)?,
             target_retry: config.target.retry.clone(),
         })
     }

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use replicant_config::SourceKind;
 use replicant_kvrocks::source::{KvrocksLink, Namespaces, KVROCKS_HISTORY};
+use replicant_kvrocks::RedisType;
 use replicant_link::{LinkConfig, LinkError, LinkStatus};
 use replicant_net::Endpoint;
 use replicant_pipeline::Writer;
@@ -75,6 +76,7 @@ impl SourceLink {
                 link.full_resync = plan.full_resync;
                 link.timeout = plan.source_timeout;
                 link.namespaces = plan.kvrocks_namespaces.clone();
+                link.skip_types.clone_from(&plan.kvrocks_skip_types);
                 link.resume = match resume {
                     Some(at) if at.replid == KVROCKS_HISTORY => Some(at.offset + 1),
                     Some(at) => anyhow::bail!(
@@ -108,6 +110,22 @@ impl SourceLink {
             SourceLink::Kvrocks(link) => replicant_kvrocks::source::run(link, writer, status, stopped).await,
         }
     }
+}
+
+/// `source.kvrocks.skip_types` as types; an error naming one that is not a Kvrocks type.
+pub(crate) fn skip_types(config: &replicant_config::Kvrocks) -> anyhow::Result<Vec<RedisType>> {
+    config
+        .skip_types
+        .iter()
+        .map(|name| {
+            RedisType::from_name(name).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "source.kvrocks.skip_types: {name:?} is not a Kvrocks type (string, hash, list, set, zset, bitmap, \
+                     sortedint, stream, MBbloom-- or bloom, ReJSON-RL or json, hyperloglog)"
+                )
+            })
+        })
+        .collect()
 }
 
 /// `[source.kvrocks]` as the link takes it.

@@ -90,7 +90,7 @@ fn attach_with_replicaof_and_watch_info_reach_streaming_with_no_lag() {
     assert!(daemon.wait_exit(Duration::from_secs(30)), "SHUTDOWN did not end the process cleanly");
 }
 
-fn checkpoint_offset(dir: &Path) -> Option<u64> {
+pub(crate) fn checkpoint_offset(dir: &Path) -> Option<u64> {
     let text = std::fs::read_to_string(dir.join("checkpoint.json")).ok()?;
     let v: serde_json::Value = serde_json::from_str(&text).ok()?;
     (v["state"] == "streaming").then(|| v["offset"].as_u64()).flatten()

@@ -8,11 +8,13 @@
 use std::time::Duration;
 
 use replicant_testkit::kvrocks_master::capture::stream_batches;
+use replicant_testkit::kvrocks_master::dataset;
 use replicant_testkit::kvrocks_master::kvrocks_capture;
 use replicant_testkit::{free_port, MockKvrocks, RedisServer};
 use serde_json::Value;
 
-use crate::process::{admin, field, info, wait_for, Daemon};
+use crate::daemon::checkpoint_offset;
+use crate::process::{admin, caught_up, field, info, wait_for, Daemon};
 
 const CASE: &str = "v2.10.1-types";
 /// The first batches of the capture's stream: strings, hashes, `DEL`, `EXPIRE`,
@@ -185,4 +187,127 @@ fn a_sequence_the_kvrocks_wal_no_longer_holds_stops_the_job_saying_so() {
     });
     let error = field(&info(&mut conn, "replication"), "last_error").unwrap();
     assert!(error.contains("WAL no longer holds"), "{error}\n{}", daemon.log());
+}
+
+/// The daemon on a Kvrocks master, with namespace `ns1` in database 1 and the module types
+/// left out (the Debian redis-server has no RedisJSON or RedisBloom).
+fn follow(master: &MockKvrocks, target: &RedisServer, state: &std::path::Path, admin_port: u16) -> Daemon {
+    let (src, dst) = (format!("redis://:adminpass@{}", master.addr()), target.url());
+    let admin_addr = format!("127.0.0.1:{admin_port}");
+    Daemon::start(&[
+        "sync",
+        "--source",
+        &src,
+        "--target",
+        &dst,
+        "--kvrocks-namespace",
+        "ns1=1",
+        "--skip-types",
+        "json,bloom",
+        "--state-dir",
+        state.to_str().unwrap(),
+        "--admin",
+        &admin_addr,
+        "--progress",
+        "never",
+    ])
+}
+
+/// Waits until the target acknowledged everything up to `sequence`.
+fn wait_applied(admin_port: u16, sequence: u64, daemon: &Daemon) {
+    let mut conn = admin(admin_port);
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let text = info(&mut conn, "replication");
+        if caught_up(&text) && field(&text, "applied_offset") == Some(sequence.to_string()) {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "not applied up to {sequence}:\n{text}\n{}", daemon.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn expected_json(case: &str, file: &str) -> Value {
+    let path = kvrocks_capture(case).join(file);
+    serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
+}
+
+/// Kvrocks types the target cannot hold without modules, left out of the comparison.
+const MODULE_TYPES: [&str; 2] = ["ReJSON-RL", "MBbloom--"];
+
+/// Both real captures: the checkpoint (held in the WAL for `types`, in six SSTs for `sst`)
+/// fetched with `_fetch_meta`/`_fetch_file` and read with RocksDB gives the master's
+/// dataset at the checkpoint; the stream, cut once in the middle, gives its final dataset.
+#[test]
+fn kvrocks_checkpoints_and_streams_from_both_captures_end_as_the_master() {
+    for case in ["v2.10.1-types", "v2.10.1-sst"] {
+        let batches = stream_batches(&kvrocks_capture(case));
+        let master = MockKvrocks::from_capture(case).batches(Vec::new()).heartbeat(Duration::from_millis(200)).start();
+        let target = RedisServer::start();
+        let (state, admin_port) = (tempfile::tempdir().unwrap(), free_port());
+        let daemon = follow(&master, &target, state.path(), admin_port);
+        let snapshot = expected_json(case, "expected-snapshot.json");
+        wait_applied(admin_port, snapshot["sequence"].as_u64().unwrap(), &daemon);
+        let checked = dataset::check(&mut target.conn(), &snapshot, &MODULE_TYPES);
+        assert!(checked > 20, "{case}: {checked} keys compared");
+
+        let half = batches.len() / 2;
+        for batch in &batches[..half] {
+            master.push_batch(batch.clone());
+        }
+        master.cut_replicas();
+        for batch in &batches[half..] {
+            master.push_batch(batch.clone());
+        }
+        let fin = expected_json(case, "expected-final.json");
+        wait_applied(admin_port, fin["sequence"].as_u64().unwrap(), &daemon);
+        dataset::check(&mut target.conn(), &fin, &MODULE_TYPES);
+        assert_eq!(master.fetch_count(), 1, "{case}: the cut took a second full copy\n{}", daemon.log());
+        assert!(
+            !state.path().read_dir().unwrap().any(|e| e.unwrap().file_name().to_string_lossy().contains("checkpoint-")),
+            "{case}: the fetched checkpoint was not removed"
+        );
+    }
+}
+
+/// The last sequence a WriteBatch rep covers (its header: sequence u64 LE, count u32 LE).
+fn last_sequence(rep: &[u8]) -> u64 {
+    let seq = u64::from_le_bytes(rep[..8].try_into().unwrap());
+    let count = u32::from_le_bytes(rep[8..12].try_into().unwrap());
+    seq + u64::from(count) - 1
+}
+
+/// Killed with SIGKILL in the middle of the stream and started again with the same state
+/// directory, the daemon continues with `PSYNC` from its checkpoint: no second full copy,
+/// nothing lost, nothing applied twice (the capture's stream has `INCR`, `APPEND`, `LPUSH`,
+/// which would show either).
+#[test]
+fn a_kvrocks_migration_killed_mid_stream_continues_from_its_checkpoint() {
+    let case = "v2.10.1-sst";
+    let batches = stream_batches(&kvrocks_capture(case));
+    let master = MockKvrocks::from_capture(case).batches(Vec::new()).heartbeat(Duration::from_millis(200)).start();
+    let target = RedisServer::start();
+    let (state, admin_port) = (tempfile::tempdir().unwrap(), free_port());
+    let mut daemon = follow(&master, &target, state.path(), admin_port);
+    let snapshot = expected_json(case, "expected-snapshot.json");
+    wait_applied(admin_port, snapshot["sequence"].as_u64().unwrap(), &daemon);
+    // Killed before this, the target would hold part of a snapshot: a restart then refuses it.
+    wait_for("a streaming checkpoint", Duration::from_secs(30), || checkpoint_offset(state.path()).is_some());
+
+    let half = batches.len() / 2;
+    for batch in &batches[..half] {
+        master.push_batch(batch.clone());
+    }
+    wait_applied(admin_port, last_sequence(&batches[half - 1]), &daemon);
+    daemon.kill();
+    for batch in &batches[half..] {
+        master.push_batch(batch.clone());
+    }
+    let daemon = follow(&master, &target, state.path(), admin_port);
+    let fin = expected_json(case, "expected-final.json");
+    wait_applied(admin_port, fin["sequence"].as_u64().unwrap(), &daemon);
+    dataset::check(&mut target.conn(), &fin, &MODULE_TYPES);
+    assert_eq!(master.fetch_count(), 1, "the restart took a second full copy\n{}", daemon.log());
+    let psyncs: Vec<String> = master.requests().into_iter().filter(|r| r.starts_with("PSYNC")).collect();
+    assert_eq!(psyncs.len(), 2, "{psyncs:?}");
 }

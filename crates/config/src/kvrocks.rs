@@ -32,11 +32,18 @@ pub struct Kvrocks {
     pub namespaces: BTreeMap<String, u64>,
     /// Skip keys of namespaces with no database instead of stopping (default false).
     pub skip_unmapped_namespaces: bool,
+    /// Types whose keys are left out, by the name `TYPE` gives (`ReJSON-RL`, `MBbloom--`,
+    /// …) or `json`, `bloom`: for a target without the modules they need (default none).
+    pub skip_types: Vec<String>,
 }
 
 impl Default for Kvrocks {
     fn default() -> Self {
-        Kvrocks { namespaces: BTreeMap::from([("default".to_string(), 0)]), skip_unmapped_namespaces: false }
+        Kvrocks {
+            namespaces: BTreeMap::from([("default".to_string(), 0)]),
+            skip_unmapped_namespaces: false,
+            skip_types: Vec::new(),
+        }
     }
 }
 

@@ -91,6 +91,28 @@ pub enum KvrocksError {
         /// What went wrong inside the blob.
         source: Box<KvrocksError>,
     },
+    /// A key of a checkpoint that cannot be written to a Redis target.
+    #[error("key {key:?} of the checkpoint cannot be copied: {what}")]
+    Unconvertible {
+        /// The key.
+        key: String,
+        /// Why.
+        what: &'static str,
+    },
+    /// A key of a namespace that has no target database.
+    #[error(
+        "a key of the Kvrocks namespace {0:?} has no target database: map it in [source.kvrocks.namespaces] \
+         (--kvrocks-namespace NAME=DB), or skip unmapped namespaces"
+    )]
+    UnmappedNamespace(String),
+    /// The RocksDB checkpoint could not be opened or read.
+    #[error("the checkpoint in {dir}: {why}")]
+    Checkpoint {
+        /// Its directory.
+        dir: String,
+        /// What RocksDB said.
+        why: String,
+    },
     /// A WAL log record whose checksum does not match.
     #[error("WAL record at offset {offset}: crc32c mismatch (stored 0x{stored:08x}, computed 0x{computed:08x})")]
     WalChecksum {

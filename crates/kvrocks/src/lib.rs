@@ -53,6 +53,7 @@ mod frame;
 mod key;
 mod log_data;
 mod metadata;
+mod snapshot;
 pub mod source;
 mod stream;
 mod subkey;

@@ -105,6 +105,18 @@ impl RedisType {
         }
     }
 
+    /// The type `TYPE` names (`ReJSON-RL`, `MBbloom--`, …), or a plain alias of one (`json`,
+    /// `bloom`), ignoring ASCII case.
+    pub fn from_name(name: &str) -> Option<Self> {
+        let alias = match name.to_ascii_lowercase().as_str() {
+            "json" => Some(Self::Json),
+            "bloom" | "bf" => Some(Self::BloomFilter),
+            "hll" => Some(Self::HyperLogLog),
+            _ => None,
+        };
+        alias.or_else(|| (1..=11).filter_map(Self::from_id).find(|t| t.name().eq_ignore_ascii_case(name)))
+    }
+
     /// Single-KV types keep the whole value in the metadata record: no version, no size.
     pub fn is_single_kv(self) -> bool {
         matches!(self, Self::String | Self::Json)

@@ -50,6 +50,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub mod capture;
+pub mod dataset;
 mod feed;
 mod info;
 mod request;

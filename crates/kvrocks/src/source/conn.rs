@@ -78,6 +78,26 @@ impl Conn {
         Ok(())
     }
 
+    /// Reads more bytes into the buffer, however long that takes (the caller watches for
+    /// silence); an error when the master closed. Cancel-safe.
+    pub(crate) async fn read_more(&mut self) -> Result<(), LinkError> {
+        self.buf.reserve(READ_CHUNK);
+        if self.stream.read_buf(&mut self.buf).await? == 0 {
+            return Err(LinkError::Closed);
+        }
+        Ok(())
+    }
+
+    /// The error for a master silent for longer than the timeout.
+    pub(crate) fn silent(&self) -> LinkError {
+        timed_out(&self.addr, self.timeout, "streaming (not even a heartbeat)")
+    }
+
+    /// The silence timeout.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// Reads one line (without its CRLF), of at most 4 KiB.
     pub(crate) async fn line(&mut self) -> Result<Vec<u8>, LinkError> {
         loop {
@@ -92,6 +112,26 @@ impl Conn {
             self.fill().await?;
         }
     }
+}
+
+/// Whether the master runs with `cluster-enabled yes` (its keys then carry slot ids), from
+/// `CONFIG GET cluster-enabled`; `None` when it cannot tell (no answer, or refused).
+pub(crate) async fn cluster_enabled(master: &Endpoint, timeout: Duration) -> Option<bool> {
+    let mut conn = Conn::open(master, timeout).await.ok()?;
+    conn.send(&[b"CONFIG", b"GET", b"cluster-enabled"]).await.ok()?;
+    if conn.line().await.ok()? != b"*2" {
+        return None;
+    }
+    let mut values = Vec::new();
+    for _ in 0..2 {
+        conn.line().await.ok()?; // $<len>
+        values.push(conn.line().await.ok()?);
+    }
+    let enabled = values.get(1).is_some_and(|v| v.eq_ignore_ascii_case(b"yes"));
+    if enabled {
+        tracing::info!("The Kvrocks master runs with cluster-enabled: its keys carry slot ids.");
+    }
+    Some(enabled)
 }
 
 fn timed_out(addr: &str, after: Duration, what: &str) -> LinkError {

@@ -24,9 +24,10 @@ use replicant_link::{FullResyncPolicy, LinkError, LinkState, LinkStatus, Sink};
 use replicant_net::Endpoint;
 use replicant_repl::ReplId;
 
-pub use namespaces::Namespaces;
+pub use namespaces::{Namespaces, Placement};
 
 use crate::key::KeyLayout;
+use crate::metadata::RedisType;
 
 /// The history a Kvrocks master's sequence numbers belong to, as the writer and the
 /// checkpoint name it (Kvrocks has no replication ID unless `use-rsid-psync` is on): the
@@ -57,6 +58,10 @@ pub struct KvrocksLink {
     pub layout: KeyLayout,
     /// First pause before reconnecting; doubles up to 10 s.
     pub backoff: Duration,
+    /// Types whose keys are not copied (e.g. JSON and bloom filters for a target without
+    /// the modules): their snapshot keys and the stream's commands on them are left out,
+    /// and counted.
+    pub skip_types: Vec<RedisType>,
 }
 
 impl KvrocksLink {
@@ -71,6 +76,7 @@ impl KvrocksLink {
             timeout: Duration::from_secs(60),
             layout: KeyLayout::STANDALONE,
             backoff: Duration::from_millis(100),
+            skip_types: Vec::new(),
         }
     }
 }
@@ -84,6 +90,10 @@ pub async fn run<S: Sink>(
 ) -> Result<(), LinkError> {
     tokio::pin!(shutdown);
     status.set_replid(Some(KVROCKS_HISTORY.to_string()));
+    let mut cfg = cfg;
+    if let Some(cluster) = conn::cluster_enabled(&cfg.master, cfg.timeout).await {
+        cfg.layout = if cluster { KeyLayout::CLUSTER } else { KeyLayout::STANDALONE };
+    }
     let mut next = cfg.resume;
     let mut pause = cfg.backoff;
     let mut delivered = false;
@@ -131,8 +141,7 @@ async fn session<S: Sink>(
     let from = match *next {
         Some(from) => from,
         None => {
-            *delivered = true;
-            let last = full_copy(cfg, sink, status, false).await?;
+            let last = full_copy(cfg, sink, status, false, delivered).await?;
             *next = Some(last + 1);
             last + 1
         }
@@ -149,7 +158,7 @@ async fn session<S: Sink>(
                 .inspect_err(|_| tracing::warn!(reply = why, "PSYNC {from} refused."));
             }
             tracing::warn!(reply = why, "PSYNC {from} refused; taking a new full copy (sync.full_resync = accept).");
-            let last = full_copy(cfg, sink, status, true).await?;
+            let last = full_copy(cfg, sink, status, true, delivered).await?;
             *next = Some(last + 1);
             return Ok(());
         }
@@ -167,11 +176,13 @@ async fn session<S: Sink>(
 }
 
 /// Fetches a checkpoint, delivers it as a snapshot and removes it; its last sequence.
+/// `delivered` turns true once the snapshot starts reaching the sink.
 async fn full_copy<S: Sink>(
     cfg: &KvrocksLink,
     sink: &mut S,
     status: &Arc<LinkStatus>,
     restart: bool,
+    delivered: &mut bool,
 ) -> Result<u64, LinkError> {
     status.set_state(LinkState::FullSync);
     status.full_syncs.fetch_add(1, Ordering::Relaxed);
@@ -181,6 +192,7 @@ async fn full_copy<S: Sink>(
         tokio::fs::remove_dir_all(&dir).await?;
     }
     let fetched = fetch::fetch_checkpoint(&cfg.master, cfg.timeout, &dir, status).await?;
+    *delivered = true;
     let result = crate::checkpoint::deliver(&fetched, cfg, sink, status, restart).await;
     if let Err(e) = tokio::fs::remove_dir_all(&fetched).await {
         tracing::warn!(dir = %fetched.display(), error = %e, "Cannot remove the fetched checkpoint.");

@@ -5,9 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use replicant_link::LinkError;
-
-use super::source_error;
+use crate::error::KvrocksError;
 use crate::key::DEFAULT_NAMESPACE;
 
 /// Namespace → target database.
@@ -52,15 +50,11 @@ impl Namespaces {
     }
 
     /// Where keys of `namespace` go; an error naming it when it has no database.
-    pub fn place(&self, namespace: &[u8]) -> Result<Placement, LinkError> {
+    pub fn place(&self, namespace: &[u8]) -> Result<Placement, KvrocksError> {
         match self.map.get(namespace) {
             Some(db) => Ok(Placement::Db(*db)),
             None if self.skip_unmapped => Ok(Placement::Skip),
-            None => Err(source_error(format!(
-                "a key of the Kvrocks namespace {:?} has no target database: map it in \
-                 [source.kvrocks.namespaces], or skip unmapped namespaces",
-                String::from_utf8_lossy(namespace)
-            ))),
+            None => Err(KvrocksError::UnmappedNamespace(String::from_utf8_lossy(namespace).into_owned())),
         }
     }
 }
@@ -75,8 +69,8 @@ mod tests {
         let ns = Namespaces::default().map("ns1", 1);
         assert_eq!(ns.place(b"__namespace").unwrap(), Placement::Db(0));
         assert_eq!(ns.place(b"ns1").unwrap(), Placement::Db(1));
-        let e = ns.place(b"ns2").unwrap_err();
-        assert!(format!("{e:?}").contains("ns2"), "{e:?}");
+        let e = ns.place(b"ns2").unwrap_err().to_string();
+        assert!(e.contains("\"ns2\"") && e.contains("--kvrocks-namespace"), "{e}");
         assert_eq!(ns.skip_unmapped(true).place(b"ns2").unwrap(), Placement::Skip);
     }
 }

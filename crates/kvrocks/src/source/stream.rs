@@ -17,6 +17,10 @@ use crate::convert::convert;
 use crate::frame::Frame;
 use crate::update::Update;
 
+/// How often the committed offset is taken while the stream is idle (Kvrocks sends no
+/// acknowledgement request; this is the writer's side only).
+const COMMIT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// How a `PSYNC` was answered.
 pub(crate) enum Psync {
     /// `+OK`: the stream follows on this connection.
@@ -51,10 +55,25 @@ pub(crate) async fn follow<S: Sink>(
     status: &Arc<LinkStatus>,
 ) -> Result<(), LinkError> {
     let mut command = CommandBuf::new();
+    let mut tick = tokio::time::interval(COMMIT_EVERY);
+    let mut heard = tokio::time::Instant::now();
     loop {
         let Some((frame, used)) = Frame::load(&conn.buf).map_err(|e| at_sequence(*next, e))? else {
             sink.ready().await.map_err(LinkError::Sink)?;
-            conn.fill().await?;
+            // The committed offset moves as the target acknowledges, batches or not: it is
+            // what the checkpoint stores and what says the snapshot is applied.
+            let _ = sink.committed();
+            tokio::select! {
+                read = conn.read_more() => {
+                    read?;
+                    heard = tokio::time::Instant::now();
+                }
+                _ = tick.tick() => {
+                    if heard.elapsed() > conn.timeout() {
+                        return Err(conn.silent());
+                    }
+                }
+            }
             continue;
         };
         match frame {
@@ -91,6 +110,18 @@ fn deliver<S: Sink>(
         )));
     }
     let last = update.next_sequence().saturating_sub(1).max(first);
+    let mut update = update;
+    if !cfg.skip_types.is_empty() {
+        // A command on a key of a skipped type names the type in its LogData.
+        let skipped = |g: &crate::update::Group<'_>| {
+            g.log
+                .as_ref()
+                .and_then(crate::LogData::as_redis)
+                .and_then(|l| l.redis_type())
+                .is_some_and(|t| cfg.skip_types.contains(&t))
+        };
+        update.groups.retain(|g| !skipped(g));
+    }
     let converted = convert(&update);
     if let Some(skipped) = converted.skipped.first() {
         return Err(source_error(format!(
@@ -100,7 +131,9 @@ fn deliver<S: Sink>(
         )));
     }
     for cmd in &converted.commands {
-        let Placement::Db(db) = cfg.namespaces.place(cmd.namespace)? else { continue };
+        let Placement::Db(db) = cfg.namespaces.place(cmd.namespace).map_err(|e| LinkError::Source(Box::new(e)))? else {
+            continue;
+        };
         command.set(&cmd.args);
         sink.command(&command.command(last, db)).map_err(LinkError::Sink)?;
     }

@@ -5,7 +5,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod model;
-mod readback;
 mod replay;
 
 use std::path::PathBuf;

@@ -13,7 +13,9 @@ use replicant_kvrocks::{KeyLayout, Update, DEFAULT_NAMESPACE};
 use replicant_testkit::RedisServer;
 use serde_json::Value as Json;
 
-use crate::{commands, json, read, readback};
+use replicant_testkit::kvrocks_master::dataset as readback;
+
+use crate::{commands, json, read};
 
 /// What the bloom filter bits are reported as: the only records the captures leave out.
 const BLOOM_BITS: &str = "bloom filter bits (split-block filter RedisBloom cannot load; items not in the LogData)";
@@ -97,7 +99,7 @@ fn types_capture_replays_into_redis() {
         target.apply(&record.unwrap().payload);
     }
     target.apply_stream(case);
-    let checked = readback::check(&mut target, &json(case, "expected-final.json"), &["ReJSON-RL", "MBbloom--"]);
+    let checked = readback::check(&mut target.conn, &json(case, "expected-final.json"), &["ReJSON-RL", "MBbloom--"]);
     assert_eq!(checked, 31, "every key but the JSON and bloom ones");
 
     // No module on the target: the JSON and bloom keys are checked as commands.
@@ -116,7 +118,7 @@ fn sst_capture_stream_replays_on_top_of_its_snapshot() {
     let unloadable = ["ReJSON-RL", "MBbloom--", "hyperloglog"];
     load_snapshot(&mut target, &json(case, "expected-snapshot.json"), &unloadable);
     target.apply_stream(case);
-    let checked = readback::check(&mut target, &json(case, "expected-final.json"), &unloadable);
+    let checked = readback::check(&mut target.conn, &json(case, "expected-final.json"), &unloadable);
     assert!(checked > 5000, "{checked} keys");
     assert!(target.module.is_empty() && target.skipped.is_empty(), "{:?} {:?}", target.module, target.skipped);
 }

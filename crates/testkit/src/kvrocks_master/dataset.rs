@@ -1,20 +1,29 @@
-//! Reads a Redis target back and compares it with an `expected-*.json` dataset, key by key:
-//! the key set of each database, each key's type (Kvrocks' `bitmap` and `hyperloglog`
-//! are Redis strings, `sortedint` a zset), its value and its `PEXPIRETIME`.
+//! Reads a Redis target back and compares it with a Kvrocks capture's `expected-*.json`
+//! dataset, key by key: the key set of each database (the default namespace in database 0,
+//! `ns1` in 1), each key's type (Kvrocks' `bitmap` and `hyperloglog` are Redis strings,
+//! `sortedint` a zset), its value and its `PEXPIRETIME`. Keys whose expiry has passed since
+//! the capture are expected gone. Panics naming the first difference.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use redis::Value;
 use serde_json::{json, Value as Json};
 
-use crate::replay::Target;
+/// A connection and the database it is in.
+struct Target<'c> {
+    conn: &'c mut redis::Connection,
+}
 
-/// Compares every key of `expected` but those of the `skip` types; returns how many.
-pub(crate) fn check(target: &mut Target, expected: &Json, skip: &[&str]) -> usize {
+/// Compares every key of `expected` but those of the `skip` types (names as `TYPE` gives
+/// them in the capture); returns how many were compared. Leaves `conn` in database 0.
+pub fn check(conn: &mut redis::Connection, expected: &Json, skip: &[&str]) -> usize {
+    let mut target = Target { conn };
+    let target = &mut target;
     let mut checked = 0;
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64;
     for (ns, want) in expected["namespaces"].as_object().unwrap() {
-        target.select(if ns == "default" { 0 } else { 1 });
+        let db = if ns == "default" { 0 } else { 1 };
+        redis::cmd("SELECT").arg(db).query::<()>(target.conn).unwrap();
         let keys: Vec<&Json> = want["keys"]
             .as_array()
             .unwrap()
@@ -22,10 +31,9 @@ pub(crate) fn check(target: &mut Target, expected: &Json, skip: &[&str]) -> usiz
             .filter(|k| !skip.contains(&k["type"].as_str().unwrap()))
             .filter(|k| !k["pexpiretime"].as_i64().is_some_and(|t| t > 0 && t <= now)) // expired since the capture
             .collect();
-        let Value::Array(items) = redis::cmd("KEYS").arg("*").query::<Value>(&mut target.conn).unwrap() else {
-            panic!()
-        };
-        let mut got: Vec<Vec<u8>> = items.into_iter().map(bulk).collect();
+        let Value::Array(items) = redis::cmd("KEYS").arg("*").query::<Value>(target.conn).unwrap() else { panic!() };
+        let mut got: Vec<Vec<u8>> =
+            items.into_iter().map(bulk).filter(|k| !k.starts_with(b"replicant:applied:")).collect();
         got.sort();
         let want_names: Vec<Json> = keys.iter().map(|k| k["key"].clone()).collect();
         assert_eq!(got.iter().map(|k| bytes_json(k)).collect::<Vec<_>>(), want_names, "keys of namespace {ns}");
@@ -34,10 +42,11 @@ pub(crate) fn check(target: &mut Target, expected: &Json, skip: &[&str]) -> usiz
             checked += 1;
         }
     }
+    redis::cmd("SELECT").arg(0).query::<()>(target.conn).unwrap();
     checked
 }
 
-fn check_key(target: &mut Target, k: &Json, what: &str) {
+fn check_key(target: &mut Target<'_>, k: &Json, what: &str) {
     let key = json_bytes(&k["key"]);
     let redis_type = match k["type"].as_str().unwrap() {
         "bitmap" | "hyperloglog" => "string",
@@ -86,7 +95,7 @@ fn check_key(target: &mut Target, k: &Json, what: &str) {
     }
 }
 
-fn check_bitmap(target: &mut Target, key: &[u8], want: &Json, what: &str) {
+fn check_bitmap(target: &mut Target<'_>, key: &[u8], want: &Json, what: &str) {
     for bit in want["set_bits"].as_array().unwrap() {
         let bit = bit.as_u64().unwrap().to_string();
         assert_eq!(json_of(cmd(target, "GETBIT", key, &[&bit])), json!(1), "{what} bit {bit}");
@@ -96,7 +105,7 @@ fn check_bitmap(target: &mut Target, key: &[u8], want: &Json, what: &str) {
     assert_eq!(bytes, unhex(want["get_hex"].as_str().unwrap()), "{what}: the same bytes as Kvrocks' GET");
 }
 
-fn check_stream(target: &mut Target, key: &[u8], want: &Json, what: &str) {
+fn check_stream(target: &mut Target<'_>, key: &[u8], want: &Json, what: &str) {
     assert_eq!(json_of(cmd(target, "XRANGE", key, &["-", "+"])), want["xrange"], "{what}");
     let groups = json_of(cmd(target, "XINFO", b"GROUPS", &[std::str::from_utf8(key).unwrap()]));
     assert_eq!(groups, want["xinfo_groups"], "{what}: XINFO GROUPS");
@@ -110,8 +119,8 @@ fn check_stream(target: &mut Target, key: &[u8], want: &Json, what: &str) {
 }
 
 /// `name key extra...` (for XINFO, `name` and `key` are the subcommand and the key).
-fn cmd(target: &mut Target, name: &str, key: &[u8], extra: &[&str]) -> Value {
-    redis::cmd(name).arg(key).arg(extra).query::<Value>(&mut target.conn).unwrap()
+fn cmd(target: &mut Target<'_>, name: &str, key: &[u8], extra: &[&str]) -> Value {
+    redis::cmd(name).arg(key).arg(extra).query::<Value>(target.conn).unwrap()
 }
 
 fn bulk(value: Value) -> Vec<u8> {
@@ -133,7 +142,7 @@ fn json_of(value: Value) -> Json {
 }
 
 /// The README's rule: a string if UTF-8, else `{"hex": ...}`.
-pub(crate) fn bytes_json(bytes: &[u8]) -> Json {
+pub fn bytes_json(bytes: &[u8]) -> Json {
     match std::str::from_utf8(bytes) {
         Ok(s) => json!(s),
         Err(_) => json!({ "hex": bytes.iter().map(|b| format!("{b:02x}")).collect::<String>() }),
@@ -141,13 +150,14 @@ pub(crate) fn bytes_json(bytes: &[u8]) -> Json {
 }
 
 /// The inverse of [`bytes_json`].
-pub(crate) fn json_bytes(value: &Json) -> Vec<u8> {
+pub fn json_bytes(value: &Json) -> Vec<u8> {
     match value {
         Json::String(s) => s.as_bytes().to_vec(),
         other => unhex(other["hex"].as_str().unwrap()),
     }
 }
 
-pub(crate) fn unhex(s: &str) -> Vec<u8> {
+/// Hex text as bytes.
+pub fn unhex(s: &str) -> Vec<u8> {
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
 }
