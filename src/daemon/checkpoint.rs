@@ -66,6 +66,8 @@ impl Checkpoint {
 pub(crate) struct StateDir {
     dir: PathBuf,
     _lock: File,
+    /// One store at a time: they share the temporary file.
+    storing: std::sync::Mutex<()>,
 }
 
 impl StateDir {
@@ -82,7 +84,7 @@ impl StateDir {
         if lock.try_lock().is_err() {
             bail!("the state directory {} is in use by another replicant process", dir.display());
         }
-        Ok(StateDir { dir: dir.to_path_buf(), _lock: lock })
+        Ok(StateDir { dir: dir.to_path_buf(), _lock: lock, storing: std::sync::Mutex::new(()) })
     }
 
     /// Where the checkpoint is kept.
@@ -113,6 +115,7 @@ impl StateDir {
         let tmp = self.dir.join(format!("{FILE}.tmp"));
         let mut text = serde_json::to_vec_pretty(checkpoint)?;
         text.push(b'\n');
+        let _one_at_a_time = self.storing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let write = || -> std::io::Result<()> {
             let mut f = File::create(&tmp)?;
             f.write_all(&text)?;

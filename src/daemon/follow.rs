@@ -244,6 +244,8 @@ async fn session(
     let result = link.run(&mut writer, status.link.clone(), stopped).await;
     for task in [checkpointer, buffer_watch].into_iter().flatten() {
         task.abort();
+        // Awaited, so that a checkpoint it was storing is done before the final one.
+        let _ = task.await;
     }
     let target_gone = match &result {
         Err(e) if link_lost_target(e) => true,

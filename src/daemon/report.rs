@@ -44,6 +44,9 @@ fn replication(job: Option<&JobStatus>, attached: bool) -> InfoSection {
     if let Some(e) = job.last_target_error() {
         s = s.field("last_target_error", e);
     }
+    if let Some(e) = link.last_error() {
+        s = s.field("last_link_error", e);
+    }
     s
 }
 

@@ -311,3 +311,53 @@ fn a_kvrocks_migration_killed_mid_stream_continues_from_its_checkpoint() {
     let psyncs: Vec<String> = master.requests().into_iter().filter(|r| r.starts_with("PSYNC")).collect();
     assert_eq!(psyncs.len(), 2, "{psyncs:?}");
 }
+
+/// A WriteBatch that does not decode (here cut short by one byte) stops the job naming its
+/// sequence, with every batch before it applied and nothing of it or after.
+#[test]
+fn a_corrupt_kvrocks_batch_stops_the_job_naming_its_sequence() {
+    let mut batches = stream_batches(&kvrocks_capture(CASE))[..SIMPLE_BATCHES].to_vec();
+    let bad = 7; // DEL h1, after DEL str1
+    batches[bad].pop();
+    let bad_sequence = last_sequence(&batches[bad - 1]) + 1;
+    let master = mock_with(batches);
+    let (target, _state, daemon, admin_port) = resume_at(&master, 98);
+    let mut conn = admin(admin_port);
+    wait_for("phase:failed", Duration::from_secs(30), || {
+        field(&info(&mut conn, "replication"), "phase").as_deref() == Some("failed")
+    });
+    let error = field(&info(&mut conn, "replication"), "last_error").unwrap();
+    assert!(error.contains(&format!("sequence {bad_sequence}")), "{error}\n{}", daemon.log());
+    assert!(actual(&mut target.conn(), "str1").is_none(), "the batch before it was not applied");
+    assert!(actual(&mut target.conn(), "h1").is_some(), "the corrupt batch was applied");
+}
+
+/// A checkpoint transfer cut short (the master closes in the middle of the file list) is
+/// retried, and until it succeeds INFO (`last_link_error`) says which file broke; nothing
+/// reaches the target.
+#[test]
+fn a_checkpoint_transfer_cut_short_is_retried_naming_the_file() {
+    let case = kvrocks_capture(CASE);
+    let mut files = replicant_testkit::kvrocks_master::capture::checkpoint_order(&case);
+    files.insert(2, "000099.sst".to_string()); // not in the directory: the master closes there
+    let master = MockKvrocks::from_capture(CASE).checkpoint_files(files).batches(Vec::new()).start();
+    let target = RedisServer::start();
+    let (state, admin_port) = (tempfile::tempdir().unwrap(), free_port());
+    let daemon = follow(&master, &target, state.path(), admin_port);
+    let mut conn = admin(admin_port);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = info(&mut conn, "replication");
+        if field(&text, "last_link_error")
+            .is_some_and(|e| e.contains("checkpoint file 000099.sst (file 3 of 5) was cut short"))
+        {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{text}\n{}\n{}", daemon.log(), master.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    wait_for("a second attempt", Duration::from_secs(30), || master.fetch_count() >= 2);
+    assert_ne!(field(&info(&mut conn, "replication"), "phase").as_deref(), Some("failed"), "{}", daemon.log());
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut target.conn()).unwrap();
+    assert!(keys.is_empty(), "{keys:?}");
+}

@@ -33,7 +33,7 @@ pub(crate) async fn fetch_checkpoint(
     let mut file: Option<(tokio::fs::File, u64)> = None;
     while !rx.is_done() {
         let Some((event, used)) = rx.feed(&conn.buf).map_err(|e| LinkError::Source(Box::new(e)))? else {
-            conn.fill().await.map_err(|e| cut_short(&files, rx.current(), e))?;
+            conn.fill().await.map_err(|e| cut_short(&files, rx.current(), &file, e))?;
             continue;
         };
         match event {
@@ -43,16 +43,16 @@ pub(crate) async fn fetch_checkpoint(
                 file = Some((created, size));
             }
             FileEvent::Data(bytes) => {
-                if let Some((f, _)) = file.as_mut() {
+                if let Some((f, left)) = file.as_mut() {
                     f.write_all(bytes).await?;
+                    *left = left.saturating_sub(bytes.len() as u64);
                 }
                 status.rdb_bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
             }
             FileEvent::End => {
-                if let Some((mut f, size)) = file.take() {
+                if let Some((mut f, _)) = file.take() {
                     f.flush().await?;
                     f.sync_all().await?;
-                    tracing::debug!(size, "Checkpoint file received.");
                 }
             }
         }
@@ -79,9 +79,21 @@ async fn fetch_meta(master: &Endpoint, timeout: std::time::Duration) -> Result<V
     }
 }
 
-/// The transfer of file `index` broke: the error, with which file it was.
-fn cut_short(files: &[String], index: usize, cause: LinkError) -> LinkError {
+/// The transfer of file `index` broke: the error, naming the file and how much of it was
+/// missing. Still retryable (a new full copy is fetched), but what and where are said.
+fn cut_short(files: &[String], index: usize, open: &Option<(tokio::fs::File, u64)>, cause: LinkError) -> LinkError {
     let name = files.get(index).map_or("(after the last file)", String::as_str);
-    tracing::warn!(file = name, error = %cause, "The checkpoint transfer was cut short.");
-    cause
+    let missing = open.as_ref().map_or(String::new(), |(_, left)| format!(", {left} bytes of it missing"));
+    let kind = match &cause {
+        LinkError::Io(e) => e.kind(),
+        _ => std::io::ErrorKind::UnexpectedEof,
+    };
+    LinkError::Io(std::io::Error::new(
+        kind,
+        format!(
+            "the transfer of checkpoint file {name} (file {} of {}) was cut short{missing}: {cause}",
+            index + 1,
+            files.len()
+        ),
+    ))
 }
