@@ -12,6 +12,8 @@
 use std::borrow::Cow;
 
 use crate::cf::ColumnFamily;
+use crate::convert::arg::double;
+use crate::convert::bitmap::msb_first;
 use crate::convert::{convert_with, Options};
 use crate::error::{KvrocksError, Result};
 use crate::key::{InternalKey, KeyLayout, MetadataKey};
@@ -141,12 +143,11 @@ pub(crate) fn chunk(
         match (sub, value) {
             (SubKey::HashField(f), SubValue::Bytes(v)) => command.extend([f.to_vec(), v.to_vec()]),
             (SubKey::SetMember(m), _) => command.push(m.to_vec()),
-            (SubKey::ZSetMember(m), SubValue::Score(s)) => command.extend([format!("{s:?}").into_bytes(), m.to_vec()]),
+            (SubKey::ZSetMember(m), SubValue::Score(s)) => command.extend([double(s).into_owned(), m.to_vec()]),
             (SubKey::SortedintId(id), _) => command.extend([id.to_string().into_bytes(), id.to_string().into_bytes()]),
             (SubKey::ListIndex(_), SubValue::Bytes(v)) => command.push(v.to_vec()),
             (SubKey::BitmapSegment(offset), SubValue::Bytes(v)) => {
-                let bytes: Vec<u8> = v.iter().map(|b| b.reverse_bits()).collect();
-                out.push(vec![b"SETRANGE".to_vec(), key.to_vec(), offset.to_string().into_bytes(), bytes]);
+                out.push(vec![b"SETRANGE".to_vec(), key.to_vec(), offset.to_string().into_bytes(), msb_first(v)]);
                 command.clear();
                 continue;
             }

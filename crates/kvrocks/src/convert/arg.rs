@@ -27,7 +27,7 @@ pub(super) fn int(n: impl std::fmt::Display) -> Cow<'static, [u8]> {
 /// `{}`, but switches to exponent form for very large and small values (`1e300`, not a
 /// 301-digit number), and spells infinities `inf` / `-inf`, which `ZADD` accepts. NaN
 /// cannot be a score (Kvrocks and Redis reject it).
-pub(super) fn double(value: f64) -> Cow<'static, [u8]> {
+pub(crate) fn double(value: f64) -> Cow<'static, [u8]> {
     Cow::Owned(format!("{value:?}").into_bytes())
 }
 

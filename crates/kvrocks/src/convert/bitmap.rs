@@ -53,7 +53,7 @@ pub(super) fn convert<'a>(log: Option<&RedisLog<'a>>, k: &KeyRecords<'_, 'a>, ou
 }
 
 /// A Kvrocks segment (LSB-first bits) as Redis string bytes (MSB-first bits).
-pub(super) fn msb_first(segment: &[u8]) -> Vec<u8> {
+pub(crate) fn msb_first(segment: &[u8]) -> Vec<u8> {
     segment.iter().map(|b| b.reverse_bits()).collect()
 }
 

@@ -39,8 +39,8 @@
 //! `FUNCTION`) carry [`crate::DEFAULT_NAMESPACE`]. Commands marked "module" in the
 //! per-type docs (`JSON.SET`, `BF.RESERVE`) need RedisJSON / RedisBloom on the target.
 
-mod arg;
-mod bitmap;
+pub(crate) mod arg;
+pub(crate) mod bitmap;
 mod collection;
 mod keys;
 mod keyspace;

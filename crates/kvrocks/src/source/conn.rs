@@ -7,6 +7,7 @@ use std::time::Duration;
 use bytes::{Buf, BytesMut};
 use replicant_link::LinkError;
 use replicant_net::{Endpoint, Stream};
+use replicant_repl::CommandBuf;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::source_error;
@@ -53,14 +54,9 @@ impl Conn {
 
     /// Sends one request.
     pub(crate) async fn send(&mut self, args: &[&[u8]]) -> Result<(), LinkError> {
-        let mut out = Vec::with_capacity(16 + args.iter().map(|a| a.len() + 16).sum::<usize>());
-        out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
-        for arg in args {
-            out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
-            out.extend_from_slice(arg);
-            out.extend_from_slice(b"\r\n");
-        }
-        self.stream.write_all(&out).await?;
+        let mut request = CommandBuf::new();
+        request.set(args);
+        self.stream.write_all(request.command(0, 0).raw()).await?;
         self.stream.flush().await?;
         Ok(())
     }
