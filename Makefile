@@ -7,7 +7,7 @@ REDIS_SERVER ?= $(or $(REPLICANT_REDIS_SERVER),redis-server)
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .DEFAULT_GOAL := build
-.PHONY: build build-deps test lint soak bench bench-parse bench-check bench-sync bench-stream bench-memory demo deps
+.PHONY: build build-deps test lint soak bench bench-parse bench-check bench-sync bench-stream bench-memory bench-kvrocks demo deps
 
 build: build-deps
 	$(CARGO) build --release
@@ -49,7 +49,7 @@ soak: deps
 
 # Every benchmark in docs/performance.md: the parser, then the full sync and the live stream
 # against redis-cli --pipe and a native replica.
-bench: bench-parse bench-sync bench-stream bench-memory
+bench: bench-parse bench-sync bench-stream bench-memory bench-kvrocks
 
 bench-parse: deps
 	bash scripts/gen-bench-rdb.sh
@@ -70,6 +70,11 @@ bench-stream: deps
 # Peak RSS of `sync --once` of a 300 MB string saved LZF-compressed vs plainly (docs/performance.md).
 bench-memory: deps
 	bash scripts/bench-memory.sh
+
+# Kvrocks: WriteBatch decode + convert on one core, and the full copy of a 1M-key checkpoint
+# against the Redis full sync of the same keys (docs/performance.md).
+bench-kvrocks: deps
+	bash scripts/bench-kvrocks.sh
 
 demo: deps
 	bash scripts/demo.sh

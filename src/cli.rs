@@ -84,6 +84,11 @@ pub(crate) struct SyncArgs {
     /// always there unless given another database).
     #[arg(long, value_name = "NAMESPACE=DB")]
     pub(crate) kvrocks_namespace: Vec<String>,
+    /// A Kvrocks target's namespace for a database, `DB=TOKEN` (repeatable): what would go
+    /// to that database on Redis goes to the namespace the token reaches. Database 0 goes
+    /// to the default namespace (the --target password) unless given here.
+    #[arg(long, value_name = "DB=TOKEN")]
+    pub(crate) target_kvrocks_namespace: Vec<String>,
     /// Kvrocks types whose keys are left out, comma-separated (`json`, `bloom`, or the names
     /// TYPE gives): for a target without the modules they need.
     #[arg(long, value_name = "TYPES", value_delimiter = ',')]

@@ -51,6 +51,13 @@ fn config_from_args(args: &SyncArgs) -> anyhow::Result<Config> {
         c.source.kvrocks.namespaces.insert(name.to_string(), db);
     }
     c.source.kvrocks.skip_types.clone_from(&args.skip_types);
+    for entry in &args.target_kvrocks_namespace {
+        let parsed = entry.split_once('=').filter(|(db, token)| db.parse::<u64>().is_ok() && !token.is_empty());
+        let Some((db, token)) = parsed else {
+            anyhow::bail!("--target-kvrocks-namespace {entry:?}: expected DB=TOKEN, e.g. 1=ns1-token");
+        };
+        c.target.kvrocks.namespaces.insert(db.to_string(), token.to_string());
+    }
     c.target.sentinel.clone_from(&args.target_sentinel);
     c.target.master_name.clone_from(&args.target_master_name);
     c.source.timeout_ms = args.source_timeout_ms;

@@ -180,15 +180,20 @@ async fn session(
     let resume = start.resume;
     let lost =
         |error: anyhow::Error| Ended::TargetLost { error, resume, wrote_snapshot: false, ran: false, marks: None };
-    let (mut writer, target_at) = match connect_writer(plan, resume.is_some(), start.partial_snapshot).await {
-        Ok(Connected { writer, found, target }) => {
-            came_back_changed(start, &found, writer.exactly_once())?;
-            *target_replids = found.histories.iter().map(|(id, _)| id.clone()).collect();
-            (writer, target)
-        }
-        Err(e) if target_lost(&e) => return Ok(lost(e)),
-        Err(e) => return Err(e),
+    let source_dbs = match kind {
+        Kind::Redis => super::kvrocks_target::master_databases(master).await,
+        Kind::Kvrocks => plan.kvrocks_namespaces.databases(),
     };
+    let (mut writer, target_at) =
+        match connect_writer(plan, resume.is_some(), start.partial_snapshot, &source_dbs).await {
+            Ok(Connected { writer, found, target }) => {
+                came_back_changed(start, &found, writer.exactly_once())?;
+                *target_replids = found.histories.iter().map(|(id, _)| id.clone()).collect();
+                (writer, target)
+            }
+            Err(e) if target_lost(&e) => return Ok(lost(e)),
+            Err(e) => return Err(e),
+        };
     let mut target_watcher = match &plan.target_sentinel {
         Some(s) => Some(Locator::Sentinel(s).watch(&target_at)?).flatten(),
         None => None,

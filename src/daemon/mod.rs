@@ -18,6 +18,7 @@ mod controller;
 mod estimate;
 mod follow;
 mod job;
+mod kvrocks_target;
 mod load;
 mod output_buffer;
 mod plan;

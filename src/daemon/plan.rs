@@ -96,6 +96,8 @@ pub(crate) struct Plan {
     pub(crate) kvrocks_skip_types: Vec<replicant_kvrocks::RedisType>,
     /// How a lost target is tried again.
     pub(crate) target_retry: replicant_config::Retry,
+    /// A Kvrocks target's namespace tokens, by database.
+    pub(crate) target_kvrocks_tokens: std::collections::BTreeMap<u64, String>,
 }
 
 impl Plan {
@@ -167,6 +169,7 @@ impl Plan {
             kvrocks_namespaces: super::source_link::namespaces(&config.source.kvrocks),
             kvrocks_skip_types: super::source_link::skip_types(&config.source.kvrocks)?,
             target_retry: config.target.retry.clone(),
+            target_kvrocks_tokens: config.target.kvrocks.tokens(),
         })
     }
 

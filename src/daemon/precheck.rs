@@ -1,13 +1,17 @@
 //! Checks made before anything is written: every target server is reachable, accepts the
 //! credentials, is a master and takes writes; a target that already holds keys is refused
-//! unless `target.existing_data` says to merge or replace (replace empties it here); an
-//! eviction policy other than `noeviction` is warned about, since eviction drops copied
-//! keys without a word.
+//! unless `target.existing_data` says to merge or replace (replace empties it here, and a
+//! target that cannot be emptied is a refusal, never a silent merge); an eviction policy
+//! other than `noeviction` is warned about, since eviction drops copied keys without a
+//! word. A Kvrocks target is checked namespace by namespace (see `kvrocks_target`) and
+//! has no eviction policy to check.
 
 use anyhow::{bail, Context};
 use replicant_config::ExistingData;
-use replicant_net::Endpoint;
+use replicant_net::{DbPasswords, Endpoint};
 use replicant_target::{Connection, Reply};
+
+use super::kvrocks_target::holds_keys;
 
 /// What the daemon knows before writing.
 pub(crate) struct Situation {
@@ -18,6 +22,8 @@ pub(crate) struct Situation {
     /// The target is a cluster (the write probe is left out: its key's slot would belong
     /// to one master only).
     pub(crate) cluster: bool,
+    /// A Kvrocks target: the token of each database's namespace.
+    pub(crate) kvrocks: Option<DbPasswords>,
 }
 
 /// What the checks found on the target.
@@ -44,17 +50,26 @@ pub(crate) async fn run(
         let mut conn =
             Connection::connect(node, 16).await.with_context(|| format!("target {} is not reachable", node.addr()))?;
         histories.push(check_master(&mut conn).await?);
-        warn_on_eviction(&mut conn).await;
-        total += key_count(&mut conn, db).await?;
+        match &s.kvrocks {
+            Some(namespaces) => total += namespaces_with_keys(&mut conn, namespaces, db).await?,
+            None => {
+                warn_on_eviction(&mut conn).await;
+                total += key_count(&mut conn, db).await?;
+            }
+        }
         conns.push(conn);
     }
     if s.resuming {
         return Ok(Found { keys: total, histories });
     }
+    let held = match s.kvrocks {
+        Some(_) => format!("keys in {total} of its namespaces"),
+        None => format!("{total} keys"),
+    };
     let what = if s.partial_snapshot {
-        format!("an earlier run stopped during its full sync, so the target holds part of a snapshot ({total} keys)")
+        format!("an earlier run stopped during its full sync, so the target holds part of a snapshot ({held})")
     } else {
-        format!("the target already holds {total} keys")
+        format!("the target already holds {held}")
     };
     if total > 0 || s.partial_snapshot {
         match policy {
@@ -66,7 +81,10 @@ pub(crate) async fn run(
             ExistingData::Replace => {
                 tracing::warn!("{what}; emptying it as target.existing_data = \"replace\" says.");
                 for conn in &mut conns {
-                    empty(conn, db).await?;
+                    match &s.kvrocks {
+                        Some(namespaces) => empty_namespaces(conn, namespaces, db).await?,
+                        None => empty(conn, db).await?,
+                    }
                 }
             }
         }
@@ -130,16 +148,52 @@ async fn key_count(conn: &mut Connection, db: Option<u64>) -> anyhow::Result<u64
     Ok(super::estimate::keyspace_keys(&info, db))
 }
 
+/// The namespaces of a Kvrocks target (those of database `db` only, when set) that hold
+/// keys.
+async fn namespaces_with_keys(conn: &mut Connection, namespaces: &DbPasswords, db: Option<u64>) -> anyhow::Result<u64> {
+    let mut found = 0;
+    for n in namespaces.keys().filter(|n| db.is_none_or(|db| db == **n)) {
+        query(conn, &[b"SELECT", n.to_string().as_bytes()]).await?;
+        found += u64::from(holds_keys(conn).await?);
+    }
+    query(conn, &[b"SELECT", b"0"]).await?;
+    Ok(found)
+}
+
 async fn empty(conn: &mut Connection, db: Option<u64>) -> anyhow::Result<()> {
     match db {
         Some(db) => {
             query(conn, &[b"SELECT", db.to_string().as_bytes()]).await?;
-            query(conn, &[b"FLUSHDB"]).await?;
+            flush(conn, b"FLUSHDB").await?;
             query(conn, &[b"SELECT", b"0"]).await?;
         }
-        None => {
-            query(conn, &[b"FLUSHALL"]).await?;
-        }
+        None => flush(conn, b"FLUSHALL").await?,
+    }
+    Ok(())
+}
+
+/// Empties each namespace of a Kvrocks target that replicant writes to (`FLUSHDB` empties
+/// the connection's namespace; `FLUSHALL` would need the admin password and empty
+/// namespaces replicant does not write to).
+async fn empty_namespaces(conn: &mut Connection, namespaces: &DbPasswords, db: Option<u64>) -> anyhow::Result<()> {
+    for n in namespaces.keys().filter(|n| db.is_none_or(|db| db == **n)) {
+        query(conn, &[b"SELECT", n.to_string().as_bytes()]).await?;
+        flush(conn, b"FLUSHDB").await?;
+    }
+    query(conn, &[b"SELECT", b"0"]).await?;
+    Ok(())
+}
+
+/// `FLUSHALL` or `FLUSHDB`; a target that refuses it (a proxy or a cloud service without
+/// it) is a clear refusal, never a silent merge.
+async fn flush(conn: &mut Connection, command: &[u8]) -> anyhow::Result<()> {
+    if let Reply::Error(e) = conn.query(&[command]).await? {
+        bail!(
+            "target.existing_data = \"replace\" cannot empty target {}: it answered {} with: {e}. Empty it \
+             another way, or set target.existing_data = \"merge\" to write over what it holds",
+            conn.addr(),
+            String::from_utf8_lossy(command)
+        );
     }
     Ok(())
 }

@@ -91,6 +91,11 @@ fn target_is_final(conn: &mut redis::Connection, fin: &[Value]) -> Result<(), St
 /// A target holding the snapshot's values of the keys the stream changes, a state directory
 /// whose checkpoint says the target holds the master's data up to sequence 98, and the daemon.
 fn resume_at(master: &MockKvrocks, offset: u64) -> (RedisServer, tempfile::TempDir, Daemon, u16) {
+    resume_at_with(master, offset, &[])
+}
+
+/// As [`resume_at`], with more daemon arguments.
+fn resume_at_with(master: &MockKvrocks, offset: u64, extra: &[&str]) -> (RedisServer, tempfile::TempDir, Daemon, u16) {
     let target = RedisServer::start();
     let snapshot = expected("expected-snapshot.json");
     for name in TOUCHED {
@@ -105,19 +110,12 @@ fn resume_at(master: &MockKvrocks, offset: u64) -> (RedisServer, tempfile::TempD
     let admin_port = free_port();
     let (src, dst) = (format!("redis://:adminpass@{}", master.addr()), target.url());
     let admin_addr = format!("127.0.0.1:{admin_port}");
-    let daemon = Daemon::start(&[
-        "sync",
-        "--source",
-        &src,
-        "--target",
-        &dst,
-        "--state-dir",
-        state.path().to_str().unwrap(),
-        "--admin",
-        &admin_addr,
-        "--progress",
-        "never",
-    ]);
+    #[rustfmt::skip]
+    let args = [
+        "sync", "--source", &src, "--target", &dst, "--state-dir", state.path().to_str().unwrap(),
+        "--admin", &admin_addr, "--progress", "never",
+    ];
+    let daemon = Daemon::start(&[&args[..], extra].concat());
     (target, state, daemon, admin_port)
 }
 
@@ -360,4 +358,69 @@ fn a_checkpoint_transfer_cut_short_is_retried_naming_the_file() {
     assert_ne!(field(&info(&mut conn, "replication"), "phase").as_deref(), Some("failed"), "{}", daemon.log());
     let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut target.conn()).unwrap();
     assert!(keys.is_empty(), "{keys:?}");
+}
+
+/// A checkpoint that does not open (its `CURRENT` names a `MANIFEST` that is garbage) stops
+/// the job naming the directory and what is wrong with it in INFO; nothing reaches the
+/// target.
+#[test]
+fn a_checkpoint_that_does_not_open_stops_the_job_saying_why() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("CURRENT"), "MANIFEST-000005\n").unwrap();
+    std::fs::write(dir.path().join("MANIFEST-000005"), b"not a manifest at all").unwrap();
+    let files = vec!["MANIFEST-000005".to_string(), "CURRENT".to_string()];
+    let master = MockKvrocks::builder()
+        .password("adminpass")
+        .checkpoint_dir(dir.path())
+        .checkpoint_files(files)
+        .sequence(10)
+        .start();
+    let target = RedisServer::start();
+    let (state, admin_port) = (tempfile::tempdir().unwrap(), free_port());
+    let _daemon = follow(&master, &target, state.path(), admin_port);
+    let mut conn = admin(admin_port);
+    wait_for("phase:failed", Duration::from_secs(30), || {
+        field(&info(&mut conn, "replication"), "phase").as_deref() == Some("failed")
+    });
+    let error = field(&info(&mut conn, "replication"), "last_error").unwrap();
+    assert!(error.contains("the checkpoint in ") && error.contains("not a Kvrocks data directory"), "{error}");
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut target.conn()).unwrap();
+    assert!(keys.is_empty(), "{keys:?}");
+}
+
+/// A WriteBatch of one record in Kvrocks' pubsub column family (3): what its `PUBLISH`
+/// writes for its replicas.
+fn publish_rep(sequence: u64, channel: &[u8], message: &[u8]) -> Vec<u8> {
+    let mut rep = sequence.to_le_bytes().to_vec();
+    rep.extend_from_slice(&1u32.to_le_bytes());
+    rep.extend_from_slice(&[0x05, 3]); // kTypeColumnFamilyValue, column family 3
+    for part in [channel, message] {
+        rep.push(u8::try_from(part.len()).unwrap());
+        rep.extend_from_slice(part);
+    }
+    rep
+}
+
+/// A Kvrocks master's `PUBLISH` reaches the target's subscribers under `--forward-publish`,
+/// and is passed over without one: either way the stream goes on past it.
+#[test]
+fn kvrocks_publish_is_forwarded_only_when_asked() {
+    let batches = stream_batches(&kvrocks_capture(CASE))[..SIMPLE_BATCHES].to_vec();
+    for forward in [true, false] {
+        let master = mock_with(batches.clone());
+        let extra: &[&str] = if forward { &["--forward-publish"] } else { &[] };
+        let (target, _state, daemon, admin_port) = resume_at_with(&master, 98, extra);
+        let sequence = master.latest_sequence();
+        wait_applied(admin_port, sequence, &daemon);
+        let mut subscriber = target.conn();
+        let mut pubsub = subscriber.as_pubsub();
+        pubsub.subscribe("news").unwrap();
+        master.push_batch(publish_rep(sequence + 1, b"news", b"hello"));
+        wait_applied(admin_port, sequence + 1, &daemon);
+        // Applied means acknowledged: a forwarded PUBLISH was delivered before its reply.
+        pubsub.set_read_timeout(Some(Duration::from_secs(if forward { 10 } else { 1 }))).unwrap();
+        let got = pubsub.get_message().ok().map(|m| m.get_payload::<String>().unwrap());
+        let want = forward.then(|| "hello".to_string());
+        assert_eq!(got, want, "forward_publish = {forward}\n{}", daemon.log());
+    }
 }

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use crate::check::Problems;
 use crate::choice::choices;
 use crate::faults::{check_sentinel, check_timeout, Retry};
-use crate::kvrocks::{Kvrocks, SourceKind};
+use crate::kvrocks::{Kvrocks, KvrocksTarget, SourceKind};
 use crate::{ConfigError, FieldError};
 
 /// `[source]`: the master to copy.
@@ -86,6 +86,9 @@ pub struct Target {
     pub sentinel: Vec<String>,
     /// The target's master's name at the Sentinels.
     pub master_name: Option<String>,
+    /// A Kvrocks target's namespaces.
+    #[serde(deserialize_with = "crate::table::table")]
+    pub kvrocks: KvrocksTarget,
 }
 
 impl Default for Target {
@@ -98,6 +101,7 @@ impl Default for Target {
             retry: Retry::default(),
             sentinel: Vec::new(),
             master_name: None,
+            kvrocks: KvrocksTarget::default(),
         }
     }
 }
@@ -164,6 +168,7 @@ impl Target {
         check_timeout("target.timeout_ms", self.timeout_ms, out);
         self.retry.check(out);
         check_sentinel("target", &self.sentinel, self.master_name.as_deref(), out);
+        self.kvrocks.check(out);
         check_end("target", self.url.as_deref(), &self.tls, out)
     }
 }

@@ -1,5 +1,6 @@
-//! What kind of master the source is (`source.kind`), and how a Kvrocks master's
-//! namespaces map to target databases (`[source.kvrocks]`).
+//! What kind of master the source is (`source.kind`), how a Kvrocks master's namespaces
+//! map to target databases (`[source.kvrocks]`), and how a Kvrocks target's namespaces
+//! are reached (`[target.kvrocks]`).
 
 use std::collections::BTreeMap;
 
@@ -43,6 +44,38 @@ impl Default for Kvrocks {
             namespaces: BTreeMap::from([("default".to_string(), 0)]),
             skip_unmapped_namespaces: false,
             skip_types: Vec::new(),
+        }
+    }
+}
+
+/// `[target.kvrocks]`: a Kvrocks target keeps its keyspaces apart as namespaces, each
+/// reached by its own token, and has no numbered databases.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct KvrocksTarget {
+    /// Database (as replicant would `SELECT` it on a Redis target) → the token of the
+    /// namespace it goes to. Database 0 goes to the default namespace (the URL's
+    /// password) unless given here; a database with no token stops the run before
+    /// anything of it is written.
+    pub namespaces: BTreeMap<String, String>,
+}
+
+impl KvrocksTarget {
+    /// The tokens by database number (entries whose database is not a number are left
+    /// out: `check` reports them).
+    pub fn tokens(&self) -> BTreeMap<u64, String> {
+        self.namespaces.iter().filter_map(|(db, token)| Some((db.parse().ok()?, token.clone()))).collect()
+    }
+
+    pub(crate) fn check(&self, out: &mut Problems) {
+        for (db, token) in &self.namespaces {
+            if db.parse::<u64>().is_err() {
+                out.push(format!("target.kvrocks.namespaces.{db:?}"), "the key is a database number");
+            }
+            if token.is_empty() {
+                out.push(format!("target.kvrocks.namespaces.{db}"), "the namespace's token is empty");
+            }
         }
     }
 }

@@ -32,7 +32,7 @@
 //!
 //! - `endpoint`: `[source]`, `[target]`, their `[*.tls]`, URL and TLS checks.
 //! - `faults`: timeouts, `[target.retry]`, `source.sentinel`.
-//! - `kvrocks`: `source.kind`, `[source.kvrocks]` namespaces.
+//! - `kvrocks`: `source.kind`, `[source.kvrocks]` and `[target.kvrocks]` namespaces.
 //! - `sync`: `[sync]`. `writer`: `[writer]`. `parser`: `[parser]`.
 //! - `surface`: `[admin]` and `[metrics]` listen addresses. `state`: `[state]`.
 //!   `log`: `[log]`.
@@ -65,7 +65,7 @@ use serde::Deserialize;
 pub use endpoint::{ExistingData, Source, Target, Tls};
 pub use error::{ConfigError, FieldError, Location};
 pub use faults::{sentinel_endpoints, Retry, DEFAULT_TIMEOUT_MS, RETRY_MAX_DELAY_MS, TIMEOUT_MS};
-pub use kvrocks::{Kvrocks, SourceKind};
+pub use kvrocks::{Kvrocks, KvrocksTarget, SourceKind};
 pub use log::{Log, LogFormat, Progress};
 pub use parser::{Parser, MIN_BATCH_BYTES, MIN_MAX_BUFFERED};
 pub use state::{State, CHECKPOINT_INTERVAL_MS};

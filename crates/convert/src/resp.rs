@@ -21,7 +21,11 @@ pub struct CommandInfo {
     /// One of several commands that rebuild one key of a snapshot (set by the converter):
     /// such keys may be kept on one connection each.
     pub bulk: bool,
+    /// Where the command's note is in the key log: its key, then (for commands with
+    /// several keys) the others, each as `len: u16 LE` + bytes.
     key: Range<usize>,
+    /// The length of the first key within the note.
+    first: usize,
 }
 
 /// A growing buffer of encoded commands.
@@ -38,6 +42,12 @@ pub struct Commands {
 
 /// How many bytes of a key are kept for messages.
 const KEY_NOTE_MAX: usize = 256;
+/// How many keys after the first a note names (the rest are counted).
+const MORE_KEYS_MAX: usize = 8;
+/// The longest note: the first key and the others named.
+const NOTE_MAX: usize = (KEY_NOTE_MAX + 2) * (MORE_KEYS_MAX + 1) + 6;
+/// The note's mark before the count of keys left out.
+const MORE_KEYS_OMITTED: u16 = u16::MAX;
 
 impl Commands {
     /// An empty buffer.
@@ -71,9 +81,76 @@ impl Commands {
         &self.info
     }
 
-    /// The key a command touched (at most 256 bytes of it), for messages.
+    /// The key a command touched (at most 256 bytes of it), for routing and messages.
     pub fn key_of(&self, info: &CommandInfo) -> &[u8] {
+        let end = info.key.end.min(info.key.start + info.first);
+        self.keys.get(info.key.start..end).unwrap_or_default()
+    }
+
+    /// What is noted about a command's keys (its key, and the others of a multi-key
+    /// command): what [`Commands::push_encoded`] takes to copy the command elsewhere.
+    pub fn note_of(&self, info: &CommandInfo) -> &[u8] {
         self.keys.get(info.key.clone()).unwrap_or_default()
+    }
+
+    /// Every key noted for a command, for messages: `key "k"`, `keys "a", "b"` (at most
+    /// nine named, the rest counted), or an empty string for a command without keys.
+    pub fn keys_text(&self, info: &CommandInfo) -> String {
+        let first = self.key_of(info);
+        let mut named = vec![first];
+        let mut rest = self.note_of(info).get(first.len()..).unwrap_or_default();
+        let mut omitted = 0u32;
+        while let Some((len, tail)) = rest.split_first_chunk::<2>() {
+            let len = u16::from_le_bytes(*len);
+            if len == MORE_KEYS_OMITTED {
+                omitted = tail.first_chunk::<4>().map_or(0, |n| u32::from_le_bytes(*n));
+                break;
+            }
+            let (key, tail) = tail.split_at(usize::from(len).min(tail.len()));
+            named.push(key);
+            rest = tail;
+        }
+        if named.len() == 1 && first.is_empty() && !info.keyed {
+            return String::new();
+        }
+        let quoted: Vec<String> = named.iter().map(|k| format!("\"{}\"", k.escape_ascii())).collect();
+        let mut text = format!("{} {}", if named.len() > 1 { "keys" } else { "key" }, quoted.join(", "));
+        if omitted > 0 {
+            text.push_str(&format!(" and {omitted} more"));
+        }
+        text
+    }
+
+    /// Notes every key of the last command, for messages about commands with several
+    /// keys. A keyed command's first key stays the one it is routed by.
+    pub fn note_keys_of_last(&mut self, keys: &[&[u8]]) {
+        let Some(info) = self.info.last_mut() else { return };
+        if info.key.end != self.keys.len() || keys.is_empty() {
+            return;
+        }
+        let routed = self.keys.get(info.key.clone()).unwrap_or_default();
+        let first = if info.keyed && !routed.is_empty() {
+            routed.to_vec()
+        } else {
+            keys.first().copied().unwrap_or_default().to_vec()
+        };
+        let mut others: Vec<&[u8]> = keys.to_vec();
+        if let Some(at) = others.iter().position(|k| *k == first.as_slice()) {
+            others.remove(at);
+        }
+        self.keys.truncate(info.key.start);
+        self.keys.extend_from_slice(first.get(..KEY_NOTE_MAX).unwrap_or(&first));
+        info.first = self.keys.len() - info.key.start;
+        for key in others.iter().take(MORE_KEYS_MAX) {
+            let key = key.get(..KEY_NOTE_MAX).unwrap_or(key);
+            self.keys.extend_from_slice(&(key.len() as u16).to_le_bytes());
+            self.keys.extend_from_slice(key);
+        }
+        if let Some(omitted) = others.len().checked_sub(MORE_KEYS_MAX).filter(|n| *n > 0) {
+            self.keys.extend_from_slice(&MORE_KEYS_OMITTED.to_le_bytes());
+            self.keys.extend_from_slice(&u32::try_from(omitted).unwrap_or(u32::MAX).to_le_bytes());
+        }
+        info.key.end = self.keys.len();
     }
 
     /// Number of commands.
@@ -95,11 +172,14 @@ impl Commands {
             .map(|(info, (s, e))| (info, self.buf.get(*s..e).unwrap_or_default()))
     }
 
-    /// Appends a command already encoded elsewhere, with what it was.
-    pub fn push_encoded(&mut self, info: &CommandInfo, key_note: &[u8], bytes: &[u8]) {
+    /// Appends a command already encoded elsewhere, with what it was and its note (what
+    /// [`Commands::note_of`] gave there; [`Commands::key_of`] is enough when only its
+    /// first key matters).
+    pub fn push_encoded(&mut self, info: &CommandInfo, note: &[u8], bytes: &[u8]) {
         let start = self.keys.len();
-        self.keys.extend_from_slice(key_note.get(..KEY_NOTE_MAX).unwrap_or(key_note));
-        self.info.push(CommandInfo { key: start..self.keys.len(), ..info.clone() });
+        self.keys.extend_from_slice(note.get(..NOTE_MAX).unwrap_or(note));
+        let first = info.first.min(self.keys.len() - start);
+        self.info.push(CommandInfo { key: start..self.keys.len(), first, ..info.clone() });
         self.starts.push(self.buf.len());
         self.buf.extend_from_slice(bytes);
     }
@@ -126,7 +206,9 @@ impl Commands {
         let (k, slot) = key.unwrap_or_default();
         self.keys.extend_from_slice(k.get(..KEY_NOTE_MAX).unwrap_or(k));
         let keyed = key.is_some();
-        self.info.push(CommandInfo { name, db, slot, keyed, offset: 0, bulk: false, key: start..self.keys.len() });
+        let key = start..self.keys.len();
+        let first = key.len();
+        self.info.push(CommandInfo { name, db, slot, keyed, offset: 0, bulk: false, key, first });
         self.starts.push(self.buf.len());
     }
 
@@ -362,6 +444,36 @@ mod tests {
         c.command("SET", 0, Some(b"k\r\n"), &[b"k\r\n", b"\x00v"]);
         assert_eq!(c.bytes(), b"*3\r\n$3\r\nSET\r\n$3\r\nk\r\n\r\n$2\r\n\x00v\r\n");
         assert_eq!(c.key_of(&c.info()[0]), b"k\r\n");
+    }
+
+    #[test]
+    fn every_key_of_a_multi_key_command_is_named_and_travels_with_it() {
+        let mut c = Commands::new();
+        c.push_raw("RENAME", 9, None, b"*3\r\n$6\r\nRENAME\r\n$1\r\na\r\n$1\r\nb\r\n");
+        c.note_keys_of_last(&[b"a", b"b"]);
+        c.push_keyed("SMOVE", 0, b"src", 7, b"");
+        c.note_keys_of_last(&[b"src", b"dst"]);
+        let keys: Vec<&[u8]> = (0..20u8).map(|i| std::slice::from_ref(&[b'k'; 20][usize::from(i)])).collect();
+        c.push_raw("DEL", 0, None, b"");
+        c.note_keys_of_last(&keys);
+        c.command("FLUSHALL", 0, None, &[]);
+        let info = c.info().to_vec();
+        assert_eq!(c.keys_text(&info[0]), r#"keys "a", "b""#);
+        assert_eq!(c.key_of(&info[0]), b"a");
+        assert!(!info[0].keyed, "noting keys does not route the command");
+        assert_eq!((c.key_of(&info[1]), c.keys_text(&info[1]).as_str()), (&b"src"[..], r#"keys "src", "dst""#));
+        assert!(c.keys_text(&info[2]).ends_with(r#""k" and 11 more"#), "{}", c.keys_text(&info[2]));
+        assert_eq!(c.keys_text(&info[3]), "");
+        let mut copy = Commands::new();
+        for (i, bytes) in c.iter() {
+            copy.push_encoded(i, c.note_of(i), bytes);
+        }
+        let copied = copy.info().to_vec();
+        assert_eq!(copy.keys_text(&copied[1]), r#"keys "src", "dst""#);
+        assert_eq!(copy.key_of(&copied[1]), b"src");
+        let mut first_only = Commands::new();
+        first_only.push_encoded(&info[1], c.key_of(&info[1]), b"");
+        assert_eq!(first_only.keys_text(&first_only.info()[0]), r#"key "src""#);
     }
 
     #[test]

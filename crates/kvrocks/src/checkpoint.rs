@@ -182,7 +182,7 @@ fn copy_key(
                 return Ok(false);
             }
             chunked = true;
-            if !send(snapshot::chunk(user_key, meta.redis_type, &rows, layout)?) {
+            if !send(snapshot::chunk(user_key, &meta, &rows, layout)?) {
                 return Ok(false);
             }
             (rows, bytes) = (Vec::new(), 0);
@@ -190,7 +190,7 @@ fn copy_key(
     }
     it.status().map_err(read_error)?;
     let last = if chunked {
-        let mut commands = snapshot::chunk(user_key, meta.redis_type, &rows, layout)?;
+        let mut commands = snapshot::chunk(user_key, &meta, &rows, layout)?;
         commands.extend(snapshot::chunked_end(user_key, &meta));
         commands
     } else {

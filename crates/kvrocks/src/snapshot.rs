@@ -13,7 +13,7 @@ use std::borrow::Cow;
 
 use crate::cf::ColumnFamily;
 use crate::convert::arg::double;
-use crate::convert::bitmap::msb_first;
+use crate::convert::bitmap::{msb_first, within_size};
 use crate::convert::{convert_with, Options};
 use crate::error::{KvrocksError, Result};
 use crate::key::{InternalKey, KeyLayout, MetadataKey};
@@ -120,10 +120,11 @@ pub(crate) fn chunked_start(key: &[u8], metadata: &Metadata<'_>) -> Result<Vec<A
 /// Commands for one batch of a big key's rows (in key order).
 pub(crate) fn chunk(
     key: &[u8],
-    redis_type: RedisType,
+    metadata: &Metadata<'_>,
     rows: &[(Vec<u8>, Vec<u8>)],
     layout: KeyLayout,
 ) -> Result<Vec<Args>> {
+    let redis_type = metadata.redis_type;
     let name: &[u8] = match redis_type {
         RedisType::Hash => b"HSET",
         RedisType::Set => b"SADD",
@@ -147,7 +148,10 @@ pub(crate) fn chunk(
             (SubKey::SortedintId(id), _) => command.extend([id.to_string().into_bytes(), id.to_string().into_bytes()]),
             (SubKey::ListIndex(_), SubValue::Bytes(v)) => command.push(v.to_vec()),
             (SubKey::BitmapSegment(offset), SubValue::Bytes(v)) => {
-                out.push(vec![b"SETRANGE".to_vec(), key.to_vec(), offset.to_string().into_bytes(), msb_first(v)]);
+                let v = within_size(v, offset, metadata.size);
+                if !v.is_empty() {
+                    out.push(vec![b"SETRANGE".to_vec(), key.to_vec(), offset.to_string().into_bytes(), msb_first(v)]);
+                }
                 command.clear();
                 continue;
             }
@@ -219,7 +223,8 @@ mod tests {
         let prefix = subkey_prefix(&mk, KeyLayout::STANDALONE, 1).unwrap();
         let rows: Vec<_> =
             (0..1000).map(|i| ([prefix.clone(), format!("m{i}").into_bytes()].concat(), Vec::new())).collect();
-        let cmds = chunk(b"s", RedisType::Set, &rows, KeyLayout::STANDALONE).unwrap();
+        let set_bytes = collection(RedisType::Set.id(), 0, 1, 1000);
+        let cmds = chunk(b"s", &Metadata::load(&set_bytes).unwrap(), &rows, KeyLayout::STANDALONE).unwrap();
         assert_eq!(cmds.len(), 2);
         assert_eq!(cmds[0].len(), 2 + 512);
         assert_eq!(cmds[1].len(), 2 + 488);
@@ -239,7 +244,11 @@ mod tests {
         assert_eq!(text(&chunked_start(b"bm", &meta).unwrap())[1], "SETRANGE bm 2047 \0");
         let prefix = subkey_prefix(&mk, KeyLayout::STANDALONE, 3).unwrap();
         let rows = vec![([prefix.clone(), b"1024".to_vec()].concat(), vec![0x01])];
-        let cmds = chunk(b"bm", RedisType::Bitmap, &rows, KeyLayout::STANDALONE).unwrap();
+        let cmds = chunk(b"bm", &meta, &rows, KeyLayout::STANDALONE).unwrap();
         assert_eq!(cmds, vec![vec![b"SETRANGE".to_vec(), b"bm".to_vec(), b"1024".to_vec(), vec![0x80]]]);
+        // A segment Kvrocks grew past the bitmap's length (it doubles them) is cut there.
+        let rows = vec![([prefix, b"1024".to_vec()].concat(), vec![0x01; 2048])];
+        let cmds = chunk(b"bm", &meta, &rows, KeyLayout::STANDALONE).unwrap();
+        assert_eq!(cmds[0][3].len(), 2048 - 1024);
     }
 }

@@ -34,7 +34,15 @@ pub struct Endpoint {
     pub db: Option<u64>,
     /// TLS settings; `Some` for `rediss://`.
     pub tls: Option<TlsOptions>,
+    /// For a server whose databases are separate keyspaces reached by authenticating
+    /// (Kvrocks namespaces): the password that reaches each database. A connection then
+    /// sends `AUTH <its password>` where it would send `SELECT <db>`. See
+    /// [`Endpoint::with_db_passwords`].
+    pub db_passwords: Option<DbPasswords>,
 }
+
+/// Database number → the password that reaches it (Kvrocks: a namespace's token).
+pub type DbPasswords = std::sync::Arc<std::collections::BTreeMap<u64, String>>;
 
 impl Endpoint {
     /// Parses a `redis://` or `rediss://` URL.
@@ -55,12 +63,12 @@ impl Endpoint {
             "" => None,
             p => Some(p.parse::<u64>().map_err(|_| bad("the path must be a database number"))?),
         };
-        Ok(Endpoint { host, port: url.port().unwrap_or(6379), user, password, db, tls })
+        Ok(Endpoint { host, port: url.port().unwrap_or(6379), user, password, db, tls, db_passwords: None })
     }
 
     /// A plain TCP endpoint.
     pub fn tcp(host: &str, port: u16) -> Self {
-        Endpoint { host: host.to_string(), port, user: None, password: None, db: None, tls: None }
+        Endpoint { host: host.to_string(), port, user: None, password: None, db: None, tls: None, db_passwords: None }
     }
 
     /// `host:port`, with IPv6 hosts in brackets.
@@ -70,6 +78,19 @@ impl Endpoint {
         } else {
             format!("{}:{}", self.host, self.port)
         }
+    }
+
+    /// Reaches each database by authenticating with its password instead of `SELECT`
+    /// (a Kvrocks target, whose namespaces are reached by token).
+    pub fn with_db_passwords(mut self, passwords: DbPasswords) -> Self {
+        self.db_passwords = Some(passwords);
+        self
+    }
+
+    /// The password that reaches `db`, when databases are reached by password; `None`
+    /// inside means `db` has none (writing to it must be refused).
+    pub fn db_password(&self, db: u64) -> Option<Option<&str>> {
+        self.db_passwords.as_ref().map(|p| p.get(&db).map(String::as_str))
     }
 
     /// Sets the TLS options (making this a TLS endpoint).

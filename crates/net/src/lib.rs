@@ -8,7 +8,7 @@
 mod endpoint;
 mod stream;
 
-pub use endpoint::{Endpoint, TlsOptions};
+pub use endpoint::{DbPasswords, Endpoint, TlsOptions};
 pub use stream::{connect, Stream};
 
 /// What can go wrong reaching an endpoint.

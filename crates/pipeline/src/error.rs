@@ -80,8 +80,13 @@ mod tests {
     use super::*;
 
     fn rejected(reply: &str) -> WriterError {
-        let e =
-            TargetError::Rejected { addr: "t:1".into(), command: "SET", key: "k".into(), db: 0, reply: reply.into() };
+        let e = TargetError::Rejected {
+            addr: "t:1".into(),
+            command: "SET",
+            key: "key \"k\"".into(),
+            db: 0,
+            reply: reply.into(),
+        };
         WriterError::Target(e)
     }
 

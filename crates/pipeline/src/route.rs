@@ -75,10 +75,12 @@ pub fn route(args: &[&[u8]], forward_publish: bool) -> Route {
     classify(args, forward_publish).0
 }
 
-/// Routes a command and names it (`"command"` when it is not in the table).
-pub fn classify(args: &[&[u8]], forward_publish: bool) -> (Route, &'static str) {
-    let Some(name) = args.first() else { return (Route::Skip, "command") };
-    let Some(entry) = lookup(name) else { return (Route::Barrier, "command") };
+/// Routes a command and names it (`"command"` when it is not in the table); the third
+/// part says whether it may have several keys (see [`key_args`]).
+pub fn classify(args: &[&[u8]], forward_publish: bool) -> (Route, &'static str, bool) {
+    let Some(name) = args.first() else { return (Route::Skip, "command", false) };
+    let Some(entry) = lookup(name) else { return (Route::Barrier, "command", false) };
+    let multi_key = matches!(entry.class, Class::Keyed(keys, _) if !matches!(keys, Keys::One(_)));
     let route = match entry.class {
         Class::Skip => Route::Skip,
         Class::Publish if forward_publish => Route::Barrier,
@@ -94,7 +96,15 @@ pub fn classify(args: &[&[u8]], forward_publish: bool) -> (Route, &'static str) 
         Class::Barrier => Route::Barrier,
         Class::Keyed(keys, split) => keyed(args, keys, split),
     };
-    (route, entry.name)
+    (route, entry.name, multi_key)
+}
+
+/// Every key of a command in the table, in order (none for others): for messages.
+pub fn key_args<'a>(args: &[&'a [u8]]) -> Vec<&'a [u8]> {
+    let Some(Class::Keyed(keys, _)) = args.first().and_then(|name| lookup(name)).map(|e| e.class) else {
+        return Vec::new();
+    };
+    key_positions(args, keys).unwrap_or_default().iter().filter_map(|&i| args.get(i).copied()).collect()
 }
 
 /// The route of a command with keys.
@@ -362,6 +372,13 @@ mod tests {
         assert_eq!(r("XGROUP CREATE s g $"), Route::Slot(slot("s"), 2));
         assert_eq!(r("RENAME {a}1 {a}2"), Route::Slot(slot("a"), 1));
         assert_eq!(r("RENAME a b"), Route::CrossSlot);
+        assert_eq!(key_args(&[b"rename", b"a", b"b"]), [b"a", b"b"]);
+        assert_eq!(
+            key_args(&[b"ZUNIONSTORE", b"d", b"2", b"x", b"y", b"WEIGHTS", b"1", b"2"]),
+            [&b"d"[..], b"x", b"y"]
+        );
+        assert!(key_args(&[b"FLUSHALL"]).is_empty());
+        assert!(classify(&[b"SMOVE", b"a", b"b", b"m"], false).2 && !classify(&[b"SET", b"a", b"1"], false).2);
         assert_eq!(r("FLUSHALL"), Route::Broadcast);
         assert_eq!(r("FUNCTION LOAD x"), Route::Broadcast);
         assert_eq!(r("SOMEMODULE.CMD k"), Route::Barrier);

@@ -473,10 +473,10 @@ impl Writer {
                             if self.batch_full(i, info.offset)? {
                                 self.send_pending(i).await?;
                             }
-                            self.append(i, info, cmds.key_of(info), bytes, info.offset)?;
+                            self.append(i, info, cmds.note_of(info), bytes, info.offset)?;
                         } else {
                             let mut one = Commands::new();
-                            one.push_encoded(info, cmds.key_of(info), bytes);
+                            one.push_encoded(info, cmds.note_of(info), bytes);
                             self.broadcast(one, info.offset).await?;
                         }
                     }
@@ -540,14 +540,14 @@ impl Writer {
         &mut self,
         i: usize,
         info: &CommandInfo,
-        key: &[u8],
+        note: &[u8],
         bytes: &[u8],
         offset: u64,
     ) -> Result<(), WriterError> {
         if self.batch_full(i, offset)? {
             self.send_pending(i).await?;
         }
-        self.append(i, info, key, bytes, offset)
+        self.append(i, info, note, bytes, offset)
     }
 
     /// Whether sender `i`'s pending batch must be handed over before a command of source
@@ -565,7 +565,7 @@ impl Writer {
         &mut self,
         i: usize,
         info: &CommandInfo,
-        key: &[u8],
+        note: &[u8],
         bytes: &[u8],
         offset: u64,
     ) -> Result<(), WriterError> {
@@ -579,7 +579,7 @@ impl Writer {
             return Ok(());
         }
         shard.prepare(info.db, cluster, dispatched);
-        shard.pending.push_encoded(info, key, bytes);
+        shard.pending.push_encoded(info, note, bytes);
         shard.pending_offset = offset;
         Ok(())
     }
@@ -661,7 +661,7 @@ impl Writer {
     async fn barrier(&mut self, cmds: Commands, offset: u64) -> Result<(), WriterError> {
         self.drain_all().await?;
         for (info, bytes) in cmds.iter() {
-            self.stage(0, info, cmds.key_of(info), bytes, offset).await?;
+            self.stage(0, info, cmds.note_of(info), bytes, offset).await?;
         }
         self.drain_all().await
     }
@@ -672,7 +672,7 @@ impl Writer {
         let heads = self.topology.node_heads().to_vec();
         for i in heads {
             for (info, bytes) in cmds.iter() {
-                self.stage(i, info, cmds.key_of(info), bytes, offset).await?;
+                self.stage(i, info, cmds.note_of(info), bytes, offset).await?;
             }
         }
         self.drain_all().await

@@ -29,7 +29,7 @@ pub(crate) fn wrap(batch: &Commands, marker: &Marker, db: &mut u64) -> Commands 
         if info.name == "SELECT" {
             *db = info.db;
         }
-        out.push_encoded(info, batch.key_of(info), bytes);
+        out.push_encoded(info, batch.note_of(info), bytes);
     }
     out.begin_keyless("SELECT", 2, marker.db).uint(marker.db);
     out.command("SET", marker.db, Some(&marker.key), &[&marker.key, &marker.value]);

@@ -37,6 +37,8 @@ pub struct ConnectionStats {
 /// A pipelined connection to the target.
 pub struct Connection {
     addr: String,
+    /// What it connected to (for databases reached by password).
+    endpoint: Endpoint,
     stream: Stream,
     read_buf: BytesMut,
     /// Sent batches whose replies are not all read: the batch and how many were read.
@@ -88,6 +90,7 @@ impl Connection {
         let stream = replicant_net::connect(url).await?;
         let mut conn = Connection {
             addr,
+            endpoint: url.clone(),
             stream,
             read_buf: BytesMut::with_capacity(64 << 10),
             inflight: VecDeque::new(),
@@ -101,9 +104,9 @@ impl Connection {
             timeouts,
             alive: Instant::now(),
         };
-        if let Some(password) = &url.password {
+        if let Some(password) = crate::db_auth::first_password(url) {
             let mut args: Vec<&[u8]> = vec![b"AUTH"];
-            if let Some(user) = &url.user {
+            if let Some(user) = url.user.as_ref().filter(|_| url.db_passwords.is_none()) {
                 args.push(user.as_bytes());
             }
             args.push(password.as_bytes());
@@ -122,8 +125,11 @@ impl Connection {
 
     /// Sends one command and waits for its reply (for setup and inspection; not
     /// pipelined with batches).
+    /// A `SELECT` goes as `AUTH` to a target whose databases are reached by password.
     pub async fn query(&mut self, args: &[&[u8]]) -> Result<Reply, TargetError> {
         self.drain().await?;
+        let endpoint = self.endpoint.clone();
+        let args = crate::db_auth::translate_query(&endpoint, &self.addr, args)?;
         let mut bytes = Vec::new();
         bytes.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
         for a in args {
@@ -171,7 +177,7 @@ impl Connection {
         let mut segment = Commands::new();
         let mut segment_keys = Vec::new();
         for (info, bytes) in batch.iter() {
-            let key = batch.key_of(info);
+            let note = batch.note_of(info);
             if let Some(hash) = self.keys.hash_of(&batch, info) {
                 if self.keys.contains(hash) || segment_keys.contains(&hash) {
                     self.send_segment(segment.take()).await?;
@@ -182,7 +188,7 @@ impl Connection {
                 }
                 segment_keys.push(hash);
             }
-            segment.push_encoded(info, key, bytes);
+            segment.push_encoded(info, note, bytes);
         }
         self.send_segment(segment).await
     }
@@ -208,7 +214,8 @@ impl Connection {
         self.transmit(batch, None).await
     }
 
-    async fn transmit(&mut self, mut batch: Commands, atomic: Option<usize>) -> Result<(), TargetError> {
+    async fn transmit(&mut self, batch: Commands, atomic: Option<usize>) -> Result<(), TargetError> {
+        let mut batch = crate::db_auth::translate(&self.endpoint, &self.addr, batch)?;
         if self.policy.strict_key_order {
             for info in batch.info() {
                 if let Some(hash) = self.keys.hash_of(&batch, info) {
@@ -375,7 +382,7 @@ impl Connection {
             if let Reply::Error(text) = reply {
                 let info = |i: usize| entry.batch.info().get(i);
                 let named = match info(index) {
-                    Some(c) if c.name == "SELECT" => {
+                    Some(c) if c.name == "SELECT" || c.name == "AUTH" => {
                         (0..entry.batch.len()).find(|&i| info(i).is_some_and(|c| c.keyed)).unwrap_or(index)
                     }
                     _ => index,
@@ -421,15 +428,15 @@ impl Connection {
             return Err(self.rejected(batch, index, text));
         }
         let info = batch.info().get(index);
-        let (command, key) = (info.map_or("?", |i| i.name), info.map(|i| batch.key_of(i).escape_ascii().to_string()));
-        tracing::warn!(target = %self.addr, command, key, reply = %text, "Target error tolerated by skip_errors.");
+        let (command, keys) = (info.map_or("?", |i| i.name), info.map(|i| batch.keys_text(i)));
+        tracing::warn!(target = %self.addr, command, keys, reply = %text, "Target error tolerated by skip_errors.");
         self.stats.skipped += 1;
         Ok(())
     }
 
     fn rejected(&self, batch: &Commands, index: usize, reply: String) -> TargetError {
         let (command, db, key) = match batch.info().get(index) {
-            Some(i) => (i.name, i.db, format!("\"{}\"", batch.key_of(i).escape_ascii())),
+            Some(i) => (i.name, i.db, batch.keys_text(i)),
             None => ("?", 0, String::new()),
         };
         TargetError::Rejected { addr: self.addr.clone(), command, key, db, reply }

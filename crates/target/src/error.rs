@@ -33,18 +33,31 @@ pub enum TargetError {
         why: String,
     },
     /// The target answered a command with an error.
-    #[error("target {addr} rejected {command} on key {key} (db {db}): {reply}")]
+    #[error("target {addr} rejected {command}{} (db {db}): {reply}", on(key))]
     Rejected {
         /// The target's address.
         addr: String,
         /// The command name.
         command: &'static str,
-        /// The key, escaped (at most 256 bytes of it).
+        /// Its keys, quoted and escaped (`key "k"`, `keys "a", "b"`), or empty for a
+        /// command without keys.
         key: String,
         /// The source database.
         db: u64,
         /// The error reply.
         reply: String,
+    },
+    /// The target reaches databases by password (Kvrocks namespaces) and this database has
+    /// none: nothing of the batch that selects it was written.
+    #[error(
+        "target {addr} keeps its keyspaces apart by password (Kvrocks namespaces) and none is set for \
+         database {db}; nothing of it was written"
+    )]
+    NoDbPassword {
+        /// The target's address.
+        addr: String,
+        /// The database.
+        db: u64,
     },
     /// Authentication or the first PING failed.
     #[error("target {addr} refused the connection setup: {reply}")]
@@ -85,6 +98,15 @@ const SETUP_FULL: &str = "ERR max number of clients reached";
 /// data set, running a long script, or a replica (for instance a master demoted by a
 /// failover that has not reached the writer yet).
 const WRITE_NOT_NOW: &[&str] = &["READONLY", "LOADING", "BUSY"];
+
+/// ` on key "k"` for a rejected command's keys, nothing when it has none.
+fn on(keys: &str) -> String {
+    if keys.is_empty() {
+        String::new()
+    } else {
+        format!(" on {keys}")
+    }
+}
 
 fn first_word(reply: &str) -> &str {
     reply.split(' ').next().unwrap_or_default()
@@ -128,7 +150,13 @@ mod tests {
     use super::*;
 
     fn rejected(reply: &str) -> TargetError {
-        TargetError::Rejected { addr: "t:1".into(), command: "SET", key: "\"k\"".into(), db: 0, reply: reply.into() }
+        TargetError::Rejected {
+            addr: "t:1".into(),
+            command: "SET",
+            key: "key \"k\"".into(),
+            db: 0,
+            reply: reply.into(),
+        }
     }
 
     fn setup(reply: &str) -> TargetError {

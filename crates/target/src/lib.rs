@@ -12,6 +12,9 @@
 //!   that after a crash the marker says exactly which batches were applied.
 //! - With [`Policy::follow_redirects`], `MOVED`/`ASK`/`TRYAGAIN` replies do not fail: the
 //!   commands are kept as [`Redirect`]s for the caller to run where the cluster says.
+//! - A target whose databases are reached by password (Kvrocks namespaces:
+//!   [`replicant_net::Endpoint::db_passwords`]) gets `AUTH <password>` wherever `SELECT`
+//!   would go.
 //! - [`Policy`] says which error replies are tolerated and whether writes to one key may
 //!   overlap in flight.
 //! - [`Timeouts`] bound the connection setup and the silence of a target with commands in
@@ -22,6 +25,7 @@
 
 mod atomic;
 mod connection;
+mod db_auth;
 mod error;
 mod io;
 mod policy;

@@ -47,7 +47,7 @@ pub(crate) fn single(batch: &Commands, index: usize) -> Option<Commands> {
     let (info, bytes) = batch.iter().nth(index)?;
     let info: &CommandInfo = info;
     let mut one = Commands::new();
-    one.push_encoded(info, batch.key_of(info), bytes);
+    one.push_encoded(info, batch.note_of(info), bytes);
     Some(one)
 }
 

@@ -24,6 +24,6 @@ async fn an_oom_refusal_in_a_transaction_names_the_write() {
         Ok(()) => conn.drain().await.unwrap_err(),
     };
     let TargetError::Rejected { command, key, db, reply, .. } = &error else { panic!("{error}") };
-    assert_eq!((*command, key.as_str(), *db), ("SET", "\"the-key\"", 3), "{error}");
+    assert_eq!((*command, key.as_str(), *db), ("SET", "key \"the-key\"", 3), "{error}");
     assert!(reply.starts_with("OOM"), "{error}");
 }

@@ -144,6 +144,14 @@ impl Snapshot {
         self.dbs.retain(|_, keys| !keys.is_empty());
     }
 
+    /// The keys of database `db` alone, as database `into` (what a server that keeps each
+    /// database apart, such as a Kvrocks namespace, holds).
+    pub fn db_as(&self, db: u32, into: u32) -> Snapshot {
+        let keys = self.dbs.get(&db).cloned().unwrap_or_default();
+        let dbs = if keys.is_empty() { BTreeMap::new() } else { BTreeMap::from([(into, keys)]) };
+        Snapshot { dbs }
+    }
+
     /// The key `key` of database `db`.
     pub fn get(&self, db: u32, key: &[u8]) -> Option<&Entry> {
         self.dbs.get(&db)?.get(key)

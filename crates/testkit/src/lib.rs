@@ -13,6 +13,12 @@
 //! * [`kvrocks_master`] owns [`MockKvrocks`], an in-process stand-in for a Kvrocks
 //!   2.10.1 master (replication protocol byte for byte), and finds the shared Kvrocks
 //!   captures (`$REPLICANT_KVROCKS_CAPTURES` or `../shared/kvrocks`) it can replay.
+//! * [`kvrocks_target`] owns [`MockKvrocksTarget`], a stand-in for a Kvrocks 2.10.1 server
+//!   written to (namespaces, `AUTH` switching, `INFO`/`CONFIG` as Kvrocks answers them), a
+//!   proxy in front of one real `redis-server` per namespace.
+//! * [`kvrocks_checkpoint`] owns [`KvrocksCheckpoint`], a writer of real RocksDB
+//!   directories in Kvrocks 2.10's layout (every type, both metadata encodings, slot ids
+//!   or not) and of their checkpoints, for the mock master to serve.
 //! * [`corpus`] finds the shared RDB corpus (other projects' test dumps, read in
 //!   place from `$REPLICANT_RDB_CORPUS` or `../shared/rdb-corpus`): [`rdb_corpus_dir`],
 //!   [`corpus_file`], [`corpus_rdb_files`].
@@ -43,7 +49,9 @@ pub mod diff;
 pub mod fault_proxy;
 pub mod fill;
 pub mod info;
+pub mod kvrocks_checkpoint;
 pub mod kvrocks_master;
+pub mod kvrocks_target;
 mod reply;
 pub mod sentinel;
 pub mod server;
@@ -55,7 +63,9 @@ pub use dataset::{snapshot, Blob, Data, Entry, HashField, Snapshot};
 pub use diff::{assert_same, diff_report, wait_until_same};
 pub use fault_proxy::{Fault, FaultEvent, FaultProxy};
 pub use info::{server_version, supports_command};
+pub use kvrocks_checkpoint::KvrocksCheckpoint;
 pub use kvrocks_master::{MockKvrocks, MockKvrocksBuilder};
+pub use kvrocks_target::{MockKvrocksTarget, MockKvrocksTargetBuilder};
 pub use sentinel::{RedisSentinel, RedisSentinelBuilder};
 pub use server::{free_port, RedisServer, RedisServerBuilder};
 pub use stream::{ConsumerImage, GroupImage, PendingEntry, StreamEntry, StreamImage};

@@ -5,7 +5,7 @@
 
 use crate::cf::ColumnFamily;
 use crate::log_data::RedisLog;
-use crate::metadata::{Metadata, RedisType};
+use crate::metadata::{Extra, Metadata, RedisType};
 use crate::stream::StreamKey;
 use crate::subkey::{SubKey, SubValue};
 use crate::update::{Change, Entry};
@@ -153,10 +153,18 @@ impl<'g, 'a> KeyRecords<'g, 'a> {
     /// Whether the run looks like Kvrocks' `Database::Copy` (RENAME, COPY): a LogData
     /// with the key's type and no arguments, and the metadata put before the subkeys it
     /// copies (every other writer puts subkeys first). Used for the types whose `size`
-    /// does not count subkeys (bitmap, stream, bloom, hyperloglog).
+    /// does not count subkeys (bitmap, stream, bloom, hyperloglog). A copied key with no
+    /// subkey (an emptied stream without groups) is its metadata alone: such a run is taken
+    /// as a copy only when the metadata says the key holds nothing, so that rebuilding it
+    /// whole cannot lose anything.
     pub(super) fn is_copy(&self, log: Option<&RedisLog<'_>>) -> bool {
         let typed_without_args = log.is_some_and(|l| l.redis_type() == self.redis_type() && l.args().next().is_none());
-        typed_without_args && self.meta_first && self.subs.iter().any(|s| s.value.is_some())
+        let copied = if self.subs.is_empty() {
+            self.metadata().is_some_and(|m| m.size == 0 && !matches!(m.extra, Extra::Stream(s) if s.group_number > 0))
+        } else {
+            self.subs.iter().any(|s| s.value.is_some())
+        };
+        typed_without_args && self.meta_first && copied
     }
 
     /// Offsets of all subkey records.

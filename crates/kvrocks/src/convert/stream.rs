@@ -245,7 +245,13 @@ mod tests {
             &sub_key("other", &be(&[1, 1])),
             b"\x01f\x01v",
         );
-        // Not a copy of `st` (it has no subkeys): just the ids.
+        // `st` holds nothing (no entry, no group): rebuilt whole, created empty with its ids.
+        let cmds = commands(&rep);
+        assert_eq!(cmds[0], ["DEL", "st"]);
+        assert_eq!(cmds[1], ["XADD", "st", "MAXLEN", "0", "5-0", "_", "_"]);
+        assert_eq!(cmds[2], ["XSETID", "st", "5-0", "ENTRIESADDED", "4", "MAXDELETEDID", "5-0"]);
+        // With a group (its subkeys not in the run), only the ids move.
+        let rep = Rep::default().log("8").put(1, &meta_key("st"), &stream_meta(0, 0, 0, 4, 1));
         assert_eq!(commands(&rep)[0], ["XSETID", "st", "5-0", "ENTRIESADDED", "4", "MAXDELETEDID", "5-0"]);
     }
 }

@@ -110,6 +110,38 @@ impl Conn {
     }
 }
 
+/// The most a setup reply (`INFO`) may take.
+const SETUP_REPLY_MAX: usize = 1 << 20;
+
+impl Conn {
+    /// Reads a bulk reply of at most 1 MiB (`INFO`); `None` for nil or an error reply.
+    pub(crate) async fn bulk(&mut self) -> Result<Option<Vec<u8>>, LinkError> {
+        let head = self.line().await?;
+        let Some(len) = head.strip_prefix(b"$").and_then(|n| std::str::from_utf8(n).ok()?.parse::<usize>().ok()) else {
+            return Ok(None);
+        };
+        if len > SETUP_REPLY_MAX {
+            return Err(source_error(format!("{} sent a {len}-byte reply to a setup request", self.addr)));
+        }
+        while self.buf.len() < len + 2 {
+            self.fill().await?;
+        }
+        let body = self.buf.split_to(len).to_vec();
+        self.buf.advance(2);
+        Ok(Some(body))
+    }
+
+    /// `CONFIG GET <name>`'s value; `None` when refused or unknown.
+    pub(crate) async fn config(&mut self, name: &str) -> Result<Option<String>, LinkError> {
+        self.send(&[b"CONFIG", b"GET", name.as_bytes()]).await?;
+        if self.line().await? != b"*2" {
+            return Ok(None);
+        }
+        self.bulk().await?;
+        Ok(self.bulk().await?.map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+}
+
 /// Whether the master runs with `cluster-enabled yes` (its keys then carry slot ids), from
 /// `CONFIG GET cluster-enabled`; `None` when it cannot tell (no answer, or refused).
 pub(crate) async fn cluster_enabled(master: &Endpoint, timeout: Duration) -> Option<bool> {

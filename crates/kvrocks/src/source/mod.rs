@@ -12,6 +12,7 @@
 mod conn;
 mod fetch;
 mod namespaces;
+mod precheck;
 mod stream;
 
 use std::future::Future;
@@ -93,6 +94,10 @@ pub async fn run<S: Sink>(
     let mut cfg = cfg;
     if let Some(cluster) = conn::cluster_enabled(&cfg.master, cfg.timeout).await {
         cfg.layout = if cluster { KeyLayout::CLUSTER } else { KeyLayout::STANDALONE };
+    }
+    match precheck::MasterFacts::read(&cfg.master, cfg.timeout).await {
+        Ok(facts) => facts.report(),
+        Err(e) => tracing::warn!(error = %e, "Cannot read the Kvrocks master's INFO and WAL settings."),
     }
     let mut next = cfg.resume;
     let mut pause = cfg.backoff;
@@ -191,6 +196,9 @@ async fn full_copy<S: Sink>(
     if dir.exists() {
         tokio::fs::remove_dir_all(&dir).await?;
     }
+    // A master that cannot say its size is not refused: the transfer then finds out.
+    let size = precheck::MasterFacts::read(&cfg.master, cfg.timeout).await.ok().and_then(|f| f.db_size);
+    precheck::check_space(&cfg.work_dir, size)?;
     let fetched = fetch::fetch_checkpoint(&cfg.master, cfg.timeout, &dir, status).await?;
     *delivered = true;
     let result = crate::checkpoint::deliver(&fetched, cfg, sink, status, restart).await;

@@ -49,6 +49,14 @@ impl Namespaces {
         self
     }
 
+    /// The databases namespaces go to, each once.
+    pub fn databases(&self) -> Vec<u64> {
+        let mut dbs: Vec<u64> = self.map.values().copied().collect();
+        dbs.sort_unstable();
+        dbs.dedup();
+        dbs
+    }
+
     /// Where keys of `namespace` go; an error naming it when it has no database.
     pub fn place(&self, namespace: &[u8]) -> Result<Placement, KvrocksError> {
         match self.map.get(namespace) {

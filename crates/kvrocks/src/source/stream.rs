@@ -13,7 +13,7 @@ use replicant_repl::CommandBuf;
 use super::conn::Conn;
 use super::namespaces::Placement;
 use super::{source_error, KvrocksLink};
-use crate::convert::convert;
+use crate::convert::{convert_with, Options};
 use crate::frame::Frame;
 use crate::update::Update;
 
@@ -122,7 +122,9 @@ fn deliver<S: Sink>(
         };
         update.groups.retain(|g| !skipped(g));
     }
-    let converted = convert(&update);
+    // PUBLISH goes on as a command: the writer forwards it only under --forward-publish,
+    // as it does a Redis master's.
+    let converted = convert_with(&update, Options::default().with_publish(true));
     if let Some(skipped) = converted.skipped.first() {
         return Err(source_error(format!(
             "the batch of sequence {first} holds a record replicant cannot convert yet ({} at byte {} of the \

@@ -49,7 +49,7 @@ impl Writer {
     async fn restage(&mut self, command: &Commands) -> Result<(), WriterError> {
         for (info, bytes) in command.iter() {
             let i = self.topology.sender_for(info.slot);
-            self.stage(i, info, command.key_of(info), bytes, info.offset).await?;
+            self.stage(i, info, command.note_of(info), bytes, info.offset).await?;
         }
         Ok(())
     }
@@ -68,7 +68,7 @@ impl Writer {
         let mut batch = Commands::new();
         batch.command("ASKING", 0, None, &[]);
         for (info, bytes) in r.command.iter() {
-            batch.push_encoded(info, r.command.key_of(info), bytes);
+            batch.push_encoded(info, r.command.note_of(info), bytes);
         }
         conn.send(batch).await?;
         conn.drain().await?;

@@ -52,11 +52,11 @@ impl Writer {
         let Some(shard) = self.shards.get_mut(from_sender) else { return Err(WriterError::stopped()) };
         let mut tail = Commands::new();
         for (info, bytes) in shard.pending.iter().skip(from) {
-            tail.push_encoded(info, shard.pending.key_of(info), bytes);
+            tail.push_encoded(info, shard.pending.note_of(info), bytes);
         }
         shard.pending.truncate(from);
         for (info, bytes) in tail.iter() {
-            self.append(to, info, tail.key_of(info), bytes, offset)?;
+            self.append(to, info, tail.note_of(info), bytes, offset)?;
         }
         Ok(())
     }

@@ -9,7 +9,7 @@ use smallvec::SmallVec;
 
 use super::work::Work;
 use super::Writer;
-use crate::route::{classify, Route};
+use crate::route::{classify, key_args, Route};
 use crate::WriterError;
 
 /// A `MULTI` … `EXEC` block being collected.
@@ -29,7 +29,9 @@ impl Writer {
         }
         let args: SmallVec<[&[u8]; 8]> = cmd.args().collect();
         let db = self.db_map.unwrap_or(cmd.db);
-        let (route, name) = classify(&args, self.cfg.forward_publish);
+        let (route, name, multi_key) = classify(&args, self.cfg.forward_publish);
+        // Every key of a multi-key command is named when the target rejects it.
+        let keys = if multi_key { key_args(&args) } else { Vec::new() };
         match route {
             Route::Skip | Route::Select(_) => self.queue_marker(),
             Route::Multi => {
@@ -49,10 +51,12 @@ impl Writer {
                 let key = args.get(at).copied().unwrap_or_default();
                 if let Some(tx) = self.tx.as_mut() {
                     tx.commands.push_keyed(name, db, key, slot, cmd.raw());
+                    tx.commands.note_keys_of_last(&keys);
                 } else {
                     let offset = self.offset;
                     let out = self.work.routed(offset);
                     out.push_keyed(name, db, key, slot, cmd.raw());
+                    out.note_keys_of_last(&keys);
                     out.stamp_last(offset);
                     self.data_end = offset;
                 }
@@ -73,11 +77,13 @@ impl Writer {
             route => {
                 if let Some(tx) = self.tx.as_mut() {
                     tx.commands.push_raw(name, db, None, cmd.raw());
+                    tx.commands.note_keys_of_last(&keys);
                     tx.spans = true;
                     return Ok(());
                 }
                 let mut one = Commands::new();
                 one.push_raw(name, db, None, cmd.raw());
+                one.note_keys_of_last(&keys);
                 self.data_end = self.offset;
                 match route {
                     Route::Broadcast => self.work.push(Work::Broadcast(one, self.offset)),
@@ -127,7 +133,7 @@ impl Writer {
                 info.slot = slot;
                 info.keyed = true;
                 info.offset = offset;
-                bound.push_encoded(&info, tx.key_of(&info), bytes);
+                bound.push_encoded(&info, tx.note_of(&info), bytes);
             }
         } else {
             self.work.push(Work::Barrier(tx, self.offset));

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Kvrocks benchmark (make bench-kvrocks; docs/performance.md):
+#  - the stream: WriteBatches decoded and converted to RESP commands on one core
+#    (`cargo bench --bench kvrocks -- decode`);
+#  - the full copy: a checkpoint of N mixed keys (default 1,000,000; written once with the
+#    testkit's Kvrocks writer into bench-data/kvrocks-N) served by the mock Kvrocks master,
+#    copied by `replicant sync --once` into a fresh redis-server; then, for comparison, the
+#    Redis full sync of the same keys: `replicant sync --once` from that redis-server (which
+#    now holds exactly them) into another fresh one. Both timed from start to exit.
+# Each full copy runs RUNS times (default 3), interleaved; prints a Markdown row per round
+# and the medians. Usage: [RUNS=3] scripts/bench-kvrocks.sh [N]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-1000000}
+RUNS=${RUNS:-3}
+DATA=${REPLICANT_BENCH_DATA:-$PWD/bench-data}/kvrocks-$N
+
+cargo build --release --quiet
+BIN=$PWD/target/release/replicant
+# shellcheck source=scripts/servers.sh
+source scripts/servers.sh
+now() { date +%s.%N; }
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+cargo bench --quiet --bench kvrocks -- decode
+
+if [ ! -f "$DATA/meta.txt" ]; then
+  rm -rf "$DATA"; mkdir -p "$DATA"
+  cargo bench --quiet --bench kvrocks -- checkpoint "$DATA" "$N"
+fi
+
+# The mock master, serving until the fd holding its standard input is closed.
+mkfifo "$WORK/hold"
+cargo bench --quiet --bench kvrocks -- serve "$DATA" < "$WORK/hold" > "$WORK/port" &
+PIDS+=($!)
+exec 4> "$WORK/hold"
+for _ in $(seq 600); do [ -s "$WORK/port" ] && break; sleep 0.1; done
+KV=$(head -1 "$WORK/port")
+
+echo "| round | Kvrocks checkpoint → Redis | keys/s | Redis full sync of the same keys | keys/s | Kvrocks / Redis |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+kvs=(); rss=(); ratios=()
+for round in $(seq "$RUNS"); do
+  t=$(free_port); start_target "kv-$round" "$t"
+  a=$(now)
+  "${OTHER_CPUS[@]}" "$BIN" sync --source "redis://:benchpass@127.0.0.1:$KV" --target "redis://127.0.0.1:$t" \
+    --once --state-dir "$WORK/state-$round" --progress never 2>"$WORK/kv-$round.log" \
+    || { cat "$WORK/kv-$round.log"; exit 1; }
+  b=$(now)
+  keys=$(redis-cli -p "$t" DBSIZE)
+  [ "$keys" = "$N" ] || { echo "the Kvrocks copy holds $keys keys, not $N"; exit 1; }
+  kv=$(echo "$b - $a" | bc)
+
+  r=$(free_port); start_target "redis-$round" "$r"
+  a=$(now)
+  "${OTHER_CPUS[@]}" "$BIN" sync --source "redis://127.0.0.1:$t" --target "redis://127.0.0.1:$r" --once \
+    --progress never 2>/dev/null
+  b=$(now)
+  [ "$(redis-cli -p "$r" DEBUG DIGEST)" = "$(redis-cli -p "$t" DEBUG DIGEST)" ] || { echo "the Redis copy differs"; exit 1; }
+  rs=$(echo "$b - $a" | bc)
+  stop_server "$t"; stop_server "$r"
+  ratio=$(echo "$kv / $rs" | bc -l)
+  kvs+=("$kv"); rss+=("$rs"); ratios+=("$ratio")
+  printf '| %s | %.2f s | %.0f | %.2f s | %.0f | %.2f× |\n' "$round" "$kv" "$(echo "$N / $kv" | bc -l)" \
+    "$rs" "$(echo "$N / $rs" | bc -l)" "$ratio"
+done
+printf '| median of %s (%s keys) | %.2f s | %.0f | %.2f s | %.0f | %.2f× |\n' "$RUNS" "$N" "$(median "${kvs[@]}")" \
+  "$(echo "$N / $(median "${kvs[@]}")" | bc -l)" "$(median "${rss[@]}")" "$(echo "$N / $(median "${rss[@]}")" | bc -l)" \
+  "$(median "${ratios[@]}")"
+exec 4>&-
