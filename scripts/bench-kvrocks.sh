@@ -16,7 +16,7 @@ RUNS=${RUNS:-3}
 DATA=${REPLICANT_BENCH_DATA:-$PWD/bench-data}/kvrocks-$N
 
 cargo build --release --quiet
-BIN=$PWD/target/release/replicant
+BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/replicant
 # shellcheck source=scripts/servers.sh
 source scripts/servers.sh
 now() { date +%s.%N; }

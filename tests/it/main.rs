@@ -6,6 +6,8 @@ mod cli;
 mod daemon;
 mod failover;
 mod kvrocks;
+mod kvrocks_big_stream;
+mod kvrocks_commands;
 mod kvrocks_target;
 mod kvrocks_types;
 mod load;

@@ -24,20 +24,26 @@ use crate::snapshot::{self, Args};
 use crate::source::{KvrocksLink, Namespaces, Placement, KVROCKS_HISTORY};
 
 /// Pieces in flight between the reading thread and the writer.
-const CHANNEL_PIECES: usize = 16;
+const CHANNEL_PIECES: usize = 4;
 /// RocksDB's block cache while reading.
 const BLOCK_CACHE_BYTES: usize = 8 << 20;
 /// Memtable size while the checkpoint's WAL files are replayed.
 const WRITE_BUFFER_BYTES: usize = 4 << 20;
 
-/// What the reading thread sends.
-enum Piece {
-    /// Commands for database `db`.
-    Commands { db: u64, commands: Vec<Args> },
-    /// A key was read whole.
-    KeyDone,
-    /// A key of a skipped type was left out.
-    Skipped(RedisType),
+/// Commands gathered into one piece before it crosses to the writer (or fewer, when a
+/// piece reaches [`PIECE_BYTES`] first): one hand-off and one writer dispatch per few
+/// hundred commands, not per key.
+const PIECE_COMMANDS: usize = 2048;
+/// Bytes of arguments gathered into one piece at most (beyond one key's chunk).
+const PIECE_BYTES: usize = 1 << 20;
+
+/// What the reading thread sends: commands for database `db` (of consecutive keys, or one
+/// chunk of a big key), how many keys they complete, and the keys left out by type.
+struct Piece {
+    db: u64,
+    commands: Vec<Args>,
+    keys: u64,
+    skipped: Vec<RedisType>,
 }
 
 /// Delivers the checkpoint in `dir` to `sink` as a snapshot; its last sequence.
@@ -60,18 +66,14 @@ pub(crate) async fn deliver<S: Sink>(
     let mut command = CommandBuf::new();
     let mut skipped = std::collections::BTreeMap::new();
     while let Some(piece) = rx.recv().await {
-        match piece {
-            Piece::Commands { db, commands } => {
-                for args in &commands {
-                    command.set(args);
-                    sink.command(&command.command(sequence, db)).map_err(LinkError::Sink)?;
-                }
-                sink.ready().await.map_err(LinkError::Sink)?;
-            }
-            Piece::KeyDone => {
-                status.rdb_keys.fetch_add(1, Ordering::Relaxed);
-            }
-            Piece::Skipped(t) => *skipped.entry(t.name()).or_insert(0u64) += 1,
+        for args in &piece.commands {
+            command.set(args);
+            sink.command(&command.command(sequence, piece.db)).map_err(LinkError::Sink)?;
+        }
+        sink.ready().await.map_err(LinkError::Sink)?;
+        status.rdb_keys.fetch_add(piece.keys, Ordering::Relaxed);
+        for t in piece.skipped {
+            *skipped.entry(t.name()).or_insert(0u64) += 1;
         }
     }
     for (name, keys) in &skipped {
@@ -127,6 +129,8 @@ fn read_keys(
     let metadata = handle(db, ColumnFamily::Metadata)?;
     let mut it = db.raw_iterator_cf_opt(metadata, scan_options());
     it.seek_to_first();
+    let mut subkeys = Subkeys::new(db);
+    let mut out = Outbox::new(tx);
     while let (Some(key), Some(value)) = (it.key(), it.value()) {
         let (key, value) = (key.to_vec(), value.to_vec());
         it.next();
@@ -135,39 +139,109 @@ fn read_keys(
             continue;
         }
         if skip_types.contains(&meta.redis_type) {
-            if tx.blocking_send(Piece::Skipped(meta.redis_type)).is_err() {
-                return Ok(());
-            }
+            out.skipped.push(meta.redis_type);
             continue;
         }
         let name = MetadataKey::load(&key, layout)?;
         let Placement::Db(target_db) = namespaces.place(name.namespace)? else { continue };
-        if !copy_key(db, layout, &key, &value, target_db, tx)? {
+        if !copy_key(&mut subkeys, layout, (&key, &value), target_db, &mut out)? {
             return Ok(()); // the receiver is gone: the session ended
         }
     }
-    it.status().map_err(read_error)
+    it.status().map_err(read_error)?;
+    out.flush();
+    Ok(())
 }
 
-/// Sends one key's commands; false when the receiver is gone.
+/// One iterator per subkey column family, kept for the whole walk: a seek on a live
+/// iterator is cheap, while a new iterator per key costs a fresh read-ahead.
+struct Subkeys<'a> {
+    db: &'a DB,
+    open: Vec<(ColumnFamily, rocksdb::DBRawIterator<'a>)>,
+}
+
+impl<'a> Subkeys<'a> {
+    fn new(db: &'a DB) -> Self {
+        Subkeys { db, open: Vec::new() }
+    }
+
+    /// The iterator of `cf`, positioned at `prefix`.
+    fn seek(&mut self, cf: ColumnFamily, prefix: &[u8]) -> Result<&mut rocksdb::DBRawIterator<'a>> {
+        let at = match self.open.iter().position(|(c, _)| *c == cf) {
+            Some(at) => at,
+            None => {
+                let it = self.db.raw_iterator_cf_opt(handle(self.db, cf)?, scan_options());
+                self.open.push((cf, it));
+                self.open.len() - 1
+            }
+        };
+        let Some((_, it)) = self.open.get_mut(at) else { return Err(read_error_text("no iterator")) };
+        it.seek(prefix);
+        Ok(it)
+    }
+}
+
+/// Commands of consecutive keys gathered into pieces of [`PIECE_COMMANDS`] or
+/// [`PIECE_BYTES`].
+struct Outbox<'t> {
+    tx: &'t mpsc::Sender<Piece>,
+    piece: Piece,
+    bytes: usize,
+    /// Keys left out by type since the last piece.
+    skipped: Vec<RedisType>,
+}
+
+impl<'t> Outbox<'t> {
+    fn new(tx: &'t mpsc::Sender<Piece>) -> Self {
+        let piece = Piece { db: 0, commands: Vec::new(), keys: 0, skipped: Vec::new() };
+        Outbox { tx, piece, bytes: 0, skipped: Vec::new() }
+    }
+
+    /// Adds commands for `db`; false when the receiver is gone.
+    fn add(&mut self, db: u64, commands: Vec<Args>) -> bool {
+        if db != self.piece.db && !self.piece.commands.is_empty() && !self.flush() {
+            return false;
+        }
+        self.piece.db = db;
+        self.bytes += commands.iter().flatten().map(Vec::len).sum::<usize>();
+        self.piece.commands.extend(commands);
+        self.piece.commands.len() < PIECE_COMMANDS && self.bytes < PIECE_BYTES || self.flush()
+    }
+
+    /// Counts a key whose commands were all added.
+    fn key_done(&mut self) {
+        self.piece.keys += 1;
+    }
+
+    /// Sends what is gathered; false when the receiver is gone.
+    fn flush(&mut self) -> bool {
+        self.piece.skipped.append(&mut self.skipped);
+        let db = self.piece.db;
+        let next = Piece { db, commands: Vec::new(), keys: 0, skipped: Vec::new() };
+        let piece = std::mem::replace(&mut self.piece, next);
+        self.bytes = 0;
+        piece.commands.is_empty() && piece.keys == 0 && piece.skipped.is_empty() || self.tx.blocking_send(piece).is_ok()
+    }
+}
+
+/// Adds one key's commands (a big key's chunks as they are read); false when the receiver
+/// is gone.
 fn copy_key(
-    db: &DB,
+    subkeys: &mut Subkeys<'_>,
     layout: KeyLayout,
-    key: &[u8],
-    value: &[u8],
+    (key, value): (&[u8], &[u8]),
     target_db: u64,
-    tx: &mpsc::Sender<Piece>,
+    out: &mut Outbox<'_>,
 ) -> Result<bool> {
     let meta = Metadata::load(value)?;
     let user_key = MetadataKey::load(key, layout)?.key;
-    let send = |commands: Vec<Args>| tx.blocking_send(Piece::Commands { db: target_db, commands }).is_ok();
     let Some(cf) = snapshot::subkey_cf(meta.redis_type) else {
-        let sent = send(snapshot::whole_key(key, value, &[], layout)?);
-        return Ok(sent && tx.blocking_send(Piece::KeyDone).is_ok());
+        let sent = out.add(target_db, snapshot::whole_key(key, value, &[], layout)?);
+        out.key_done();
+        return Ok(sent);
     };
     let prefix = snapshot::subkey_prefix(key, layout, meta.version)?;
-    let mut it = db.raw_iterator_cf_opt(handle(db, cf)?, scan_options());
-    it.seek(&prefix);
+    let it = subkeys.seek(cf, &prefix)?;
     let mut rows: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
     let (mut bytes, mut chunked) = (0usize, false);
     while let (Some(k), Some(v)) = (it.key(), it.value()) {
@@ -178,11 +252,11 @@ fn copy_key(
         rows.push((k.to_vec(), v.to_vec()));
         it.next();
         if rows.len() >= snapshot::WHOLE_KEY_ROWS || bytes >= snapshot::WHOLE_KEY_BYTES {
-            if !chunked && !send(snapshot::chunked_start(user_key, &meta)?) {
+            if !chunked && !out.add(target_db, snapshot::chunked_start(user_key, &meta)?) {
                 return Ok(false);
             }
             chunked = true;
-            if !send(snapshot::chunk(user_key, &meta, &rows, layout)?) {
+            if !out.add(target_db, snapshot::chunk(user_key, &meta, &rows, layout)?) {
                 return Ok(false);
             }
             (rows, bytes) = (Vec::new(), 0);
@@ -196,7 +270,9 @@ fn copy_key(
     } else {
         snapshot::whole_key(key, value, &rows, layout)?
     };
-    Ok(send(last) && tx.blocking_send(Piece::KeyDone).is_ok())
+    let sent = out.add(target_db, last);
+    out.key_done();
+    Ok(sent)
 }
 
 fn handle(db: &DB, cf: ColumnFamily) -> Result<&rocksdb::ColumnFamily> {
@@ -207,7 +283,11 @@ fn handle(db: &DB, cf: ColumnFamily) -> Result<&rocksdb::ColumnFamily> {
 }
 
 fn read_error(e: rocksdb::Error) -> KvrocksError {
-    KvrocksError::Checkpoint { dir: "fetched".into(), why: format!("reading failed: {e}") }
+    read_error_text(e.as_ref())
+}
+
+fn read_error_text(why: &str) -> KvrocksError {
+    KvrocksError::Checkpoint { dir: "fetched".into(), why: format!("reading failed: {why}") }
 }
 
 /// A scan that leaves the block cache to point lookups and reads ahead.

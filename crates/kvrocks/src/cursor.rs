@@ -77,10 +77,6 @@ impl<'a> Cursor<'a> {
         Ok(u64::from_be_bytes(self.array(what)?))
     }
 
-    pub(crate) fn u16_le(&mut self, what: &'static str) -> Result<u16> {
-        Ok(u16::from_le_bytes(self.array(what)?))
-    }
-
     pub(crate) fn u32_le(&mut self, what: &'static str) -> Result<u32> {
         Ok(u32::from_le_bytes(self.array(what)?))
     }

@@ -1,8 +1,8 @@
 //! The crate's one error type: what could not be decoded, and where.
 //!
 //! Offsets are byte offsets into the slice that was being decoded: the WriteBatch rep for
-//! [`crate::Batch`] records, the key or the value for keys and metadata, the log file for
-//! [`crate::wal`]. [`KvrocksError::Record`] wraps a key or value error with the offset of
+//! [`crate::Batch`] records, the key or the value for keys and metadata.
+//! [`KvrocksError::Record`] wraps a key or value error with the offset of
 //! its record inside the batch.
 
 use crate::cf::ColumnFamily;
@@ -112,16 +112,6 @@ pub enum KvrocksError {
         dir: String,
         /// What RocksDB said.
         why: String,
-    },
-    /// A WAL log record whose checksum does not match.
-    #[error("WAL record at offset {offset}: crc32c mismatch (stored 0x{stored:08x}, computed 0x{computed:08x})")]
-    WalChecksum {
-        /// Where the record header starts.
-        offset: usize,
-        /// The unmasked stored checksum.
-        stored: u32,
-        /// The checksum of the type byte and payload.
-        computed: u32,
     },
 }
 

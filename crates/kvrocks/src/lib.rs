@@ -9,9 +9,6 @@
 //! - [`Update::decode`] turns a rep into Kvrocks terms: records grouped by [`LogData`], each
 //!   a [`Change`] with its [`ColumnFamily`], its key split ([`MetadataKey`],
 //!   [`InternalKey`] + [`SubKey`]) and its value decoded ([`Metadata`], [`SubValue`]).
-//! - [`wal`] reads the RocksDB WAL files a checkpoint may hold, yielding the same reps: a
-//!   check of the captures' checkpoint only, until the checkpoint reader, which opens
-//!   checkpoints through a RocksDB binding, replaces it.
 //! - [`convert`] turns each decoded batch into the Redis commands that make a target hold
 //!   what the master holds, for every Kvrocks 2.10 type ([`convert::Converted`]: commands
 //!   per namespace, plus the records that cannot be converted and why).
@@ -38,8 +35,8 @@
 //! - `batch`: the WriteBatch rep. `cf`: column families. `key`: internal keys and the
 //!   double encoding. `metadata`: metadata values. `subkey`: subkeys and their values per
 //!   type. `stream`: stream ids, entries and group state. `log_data`: LogData.
-//! - `update`: the typed decoding of one batch. `frame`: PSYNC stream framing. `wal`: WAL
-//!   files. `convert`: to Redis commands.
+//! - `update`: the typed decoding of one batch. `frame`: PSYNC stream framing. `convert`: to
+//!   Redis commands.
 
 #![deny(missing_docs)]
 
@@ -59,7 +56,6 @@ mod stream;
 mod subkey;
 mod transfer;
 mod update;
-pub mod wal;
 
 pub use batch::{Batch, Op, PrepareKind, Record, Records, HEADER_LEN};
 pub use cf::ColumnFamily;

@@ -5,20 +5,36 @@
 //! metadata, then every member, under a LogData naming only the type), by the stream's
 //! converter: `DEL`, the whole value (every type, streams with their groups, consumers and
 //! pending entries, bitmaps, HyperLogLogs), then `PEXPIREAT`. A bigger key is written in
-//! chunks as its rows arrive (`DEL`, then `HSET`/`SADD`/`ZADD`/`RPUSH`/`SETRANGE` of at most
-//! [`ITEMS_PER_COMMAND`] items each, then `PEXPIREAT`), so no key is ever held whole; a
-//! stream or bloom filter that big is refused by name (its group state needs the whole key).
+//! chunks as its rows arrive, so no key is ever held whole: `DEL`, then
+//! `HSET`/`SADD`/`ZADD`/`RPUSH`/`SETRANGE` of at most [`ITEMS_PER_COMMAND`] items each, then
+//! `PEXPIREAT`.
+//!
+//! A big stream goes the same way, row by row with the stream converter's commands
+//! (`convert::stream`), as its rows sort in the `stream` column family: its entries in id
+//! order (`XADD key <id> field value …`), then every group (`XGROUP CREATE key g
+//! <last-delivered> ENTRIESREAD n MKSTREAM`: the group subkeys, `u64::MAX | 1 | …`, sort
+//! before the consumers' `u64::MAX | 2 | …` and the pending entries' `u64::MAX | 3 | …`),
+//! then the consumers (`XGROUP CREATECONSUMER`), then the pending entries (`XCLAIM key g
+//! consumer 0 <id> TIME <ms> RETRYCOUNT n FORCE JUSTID`), after every entry they can
+//! name. Last come `XSETID key <last-generated> ENTRIESADDED n MAXDELETEDID id` from the
+//! metadata (after the XADDs: an XADD at or below the stream's top id fails) and the
+//! expiry. The limits are the whole-key copy's: a pending entry whose stream entry was
+//! deleted is not copied (Redis' `XCLAIM` ignores ids that are not in the stream), and
+//! consumers' seen and active times are the target's. A bloom filter that big is refused
+//! by name (its filters cannot be written to a Redis at all).
 
 use std::borrow::Cow;
 
 use crate::cf::ColumnFamily;
 use crate::convert::arg::double;
 use crate::convert::bitmap::{msb_first, within_size};
+use crate::convert::stream::{subkey_command, xsetid};
 use crate::convert::{convert_with, Options};
 use crate::error::{KvrocksError, Result};
 use crate::key::{InternalKey, KeyLayout, MetadataKey};
 use crate::log_data::LogData;
-use crate::metadata::{Metadata, RedisType};
+use crate::metadata::{Extra, Metadata, RedisType};
+use crate::stream::StreamKey;
 use crate::subkey::{SubKey, SubValue};
 use crate::update::{Change, Entry, Group, Update};
 
@@ -97,7 +113,12 @@ pub(crate) fn whole_key(
 pub(crate) fn chunked_start(key: &[u8], metadata: &Metadata<'_>) -> Result<Vec<Args>> {
     let mut out = vec![vec![b"DEL".to_vec(), key.to_vec()]];
     match metadata.redis_type {
-        RedisType::Hash | RedisType::Set | RedisType::ZSet | RedisType::Sortedint | RedisType::List => {}
+        RedisType::Hash
+        | RedisType::Set
+        | RedisType::ZSet
+        | RedisType::Sortedint
+        | RedisType::List
+        | RedisType::Stream => {}
         RedisType::Bitmap if metadata.size > 0 => {
             // The string's length first: segments hold only the bytes that have bits set.
             let last = metadata.size - 1;
@@ -108,7 +129,7 @@ pub(crate) fn chunked_start(key: &[u8], metadata: &Metadata<'_>) -> Result<Vec<A
             return Err(KvrocksError::Unconvertible {
                 key: String::from_utf8_lossy(key).into_owned(),
                 what: match other {
-                    RedisType::Stream => "stream with more entries than the checkpoint reader takes whole (1024 rows)",
+                    RedisType::BloomFilter => "bloom filter with more rows than the checkpoint reader takes whole",
                     _ => "key of this type with more rows than the checkpoint reader takes whole",
                 },
             })
@@ -125,6 +146,9 @@ pub(crate) fn chunk(
     layout: KeyLayout,
 ) -> Result<Vec<Args>> {
     let redis_type = metadata.redis_type;
+    if redis_type == RedisType::Stream {
+        return stream_chunk(key, rows, layout);
+    }
     let name: &[u8] = match redis_type {
         RedisType::Hash => b"HSET",
         RedisType::Set => b"SADD",
@@ -172,12 +196,31 @@ pub(crate) fn chunk(
     Ok(out)
 }
 
-/// The last command of a big key: its expiry, if it has one.
-pub(crate) fn chunked_end(key: &[u8], metadata: &Metadata<'_>) -> Vec<Args> {
-    if metadata.expire_ms == 0 {
-        return Vec::new();
+/// A batch of a big stream's rows: one command per row (entry, group, consumer or
+/// pending entry), each as the stream converter writes it for a copied stream.
+fn stream_chunk(key: &[u8], rows: &[(Vec<u8>, Vec<u8>)], layout: KeyLayout) -> Result<Vec<Args>> {
+    let unconvertible = |what| KvrocksError::Unconvertible { key: String::from_utf8_lossy(key).into_owned(), what };
+    let mut out = Vec::with_capacity(rows.len());
+    for (k, v) in rows {
+        let internal = InternalKey::load(k, layout)?;
+        let sub = StreamKey::load(internal.sub_key)?;
+        let value = SubKey::Stream(sub).value(v)?;
+        let args = subkey_command(key, sub, Some(&value), true).map_err(unconvertible)?;
+        out.push(args.into_iter().map(Cow::into_owned).collect());
     }
-    vec![vec![b"PEXPIREAT".to_vec(), key.to_vec(), metadata.expire_ms.to_string().into_bytes()]]
+    Ok(out)
+}
+
+/// The last commands of a big key: a stream's ids (`XSETID`), then its expiry, if it has one.
+pub(crate) fn chunked_end(key: &[u8], metadata: &Metadata<'_>) -> Vec<Args> {
+    let mut out = Vec::new();
+    if let Extra::Stream(ids) = &metadata.extra {
+        out.push(xsetid(key, ids).into_iter().map(Cow::into_owned).collect());
+    }
+    if metadata.expire_ms != 0 {
+        out.push(vec![b"PEXPIREAT".to_vec(), key.to_vec(), metadata.expire_ms.to_string().into_bytes()]);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -228,12 +271,110 @@ mod tests {
         assert_eq!(cmds.len(), 2);
         assert_eq!(cmds[0].len(), 2 + 512);
         assert_eq!(cmds[1].len(), 2 + 488);
-        let meta_bytes = collection(RedisType::Stream.id(), 0, 1, 5000);
-        let stream = Metadata::load(&meta_bytes);
-        if let Ok(stream) = stream {
-            let e = chunked_start(b"st", &stream).unwrap_err().to_string();
-            assert!(e.contains("st") && e.contains("stream"), "{e}");
+    }
+
+    #[test]
+    fn a_big_bloom_filter_is_refused_by_name() {
+        let mut bloom = collection(RedisType::BloomFilter.id(), 0, 1, 5000);
+        bloom.extend_from_slice(&[0, 1, 0, 2, 0, 0, 0, 100]); // filters, expansion, capacity
+        bloom.extend_from_slice(&crate::key::encode_double(0.01).to_be_bytes());
+        bloom.extend_from_slice(&[0, 0, 1, 0]); // bytes
+        let e = chunked_start(b"bf", &Metadata::load(&bloom).unwrap()).unwrap_err().to_string();
+        assert!(e.contains("\"bf\"") && e.contains("bloom filter"), "{e}");
+    }
+
+    fn be(parts: &[u64]) -> Vec<u8> {
+        parts.iter().flat_map(|p| p.to_be_bytes()).collect()
+    }
+
+    /// A 64-bit stream metadata value: last generated, recorded first, max deleted, first
+    /// and last ids, entries added, groups.
+    fn stream_meta(expire_ms: u64, size: u64, ids: [(u64, u64); 5], added: u64, groups: u64) -> Vec<u8> {
+        let mut v = collection(RedisType::Stream.id(), expire_ms, 9, size);
+        v.extend(ids.iter().flat_map(|(ms, seq)| be(&[*ms, *seq])));
+        v.extend(be(&[added, groups]));
+        v
+    }
+
+    /// A group (1), consumer (2) or pending entry (3) sub_key.
+    fn named(kind: u8, group: &[u8], rest: &[u8]) -> Vec<u8> {
+        [&be(&[u64::MAX])[..], &[kind], &be(&[group.len() as u64]), group, rest].concat()
+    }
+
+    /// The rows of a stream, sorted as RocksDB holds them (bytewise).
+    fn stream_rows(prefix: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let entry = |seq: u64, v: &[u8]| (be(&[5, seq]), [&[1, b'f', v.len() as u8][..], v].concat());
+        let consumer = |group: &[u8], c: &[u8]| named(2, group, &[&be(&[c.len() as u64])[..], c].concat());
+        let pel = |consumer: &[u8], count: u64| [&be(&[1_700, count, consumer.len() as u64])[..], consumer].concat();
+        let mut rows = vec![
+            (named(3, b"g", &be(&[5, 2])), pel(b"c", 3)),
+            (consumer(b"g", b"c"), be(&[1, 9, 9])),
+            (named(1, b"zz", b""), be(&[0, 0, 0, 0, u64::MAX, 0])),
+            (named(1, b"g", b""), be(&[1, 1, 5, 2, 2, 1])),
+            (consumer(b"zz", b"idle"), be(&[0, 0, 0])),
+            entry(3, b"c"),
+            entry(1, b"a"),
+            entry(2, b"b"),
+        ];
+        rows.sort();
+        rows.into_iter().map(|(sub, v)| ([prefix, &sub].concat(), v)).collect()
+    }
+
+    #[test]
+    fn a_big_stream_goes_row_by_row_then_its_ids_and_expiry() {
+        let mk = meta_key(b"__namespace", b"st");
+        let bytes = stream_meta(4_102_444_800_000, 3, [(5, 4), (5, 1), (4, 9), (5, 1), (5, 3)], 7, 2);
+        let meta = Metadata::load(&bytes).unwrap();
+        let rows = stream_rows(&subkey_prefix(&mk, KeyLayout::STANDALONE, 9).unwrap());
+        let mut cmds = chunked_start(b"st", &meta).unwrap();
+        // Any cut between chunks gives the same commands: one per row.
+        for part in rows.chunks(3) {
+            cmds.extend(chunk(b"st", &meta, part, KeyLayout::STANDALONE).unwrap());
         }
+        cmds.extend(chunked_end(b"st", &meta));
+        assert_eq!(
+            text(&cmds),
+            [
+                "DEL st",
+                "XADD st 5-1 f a",
+                "XADD st 5-2 f b",
+                "XADD st 5-3 f c",
+                // Groups sort before consumers and pending entries, whatever their names.
+                "XGROUP CREATE st g 5-2 ENTRIESREAD 2 MKSTREAM",
+                "XGROUP CREATE st zz 0-0 ENTRIESREAD -1 MKSTREAM",
+                "XGROUP CREATECONSUMER st g c",
+                "XGROUP CREATECONSUMER st zz idle",
+                "XCLAIM st g c 0 5-2 TIME 1700 RETRYCOUNT 3 FORCE JUSTID",
+                "XSETID st 5-4 ENTRIESADDED 7 MAXDELETEDID 4-9",
+                "PEXPIREAT st 4102444800000",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_big_stream_copied_whole_gives_the_same_commands() {
+        let mk = meta_key(b"__namespace", b"st");
+        let bytes = stream_meta(0, 3, [(5, 4), (5, 1), (4, 9), (5, 1), (5, 3)], 7, 2);
+        let meta = Metadata::load(&bytes).unwrap();
+        let rows = stream_rows(&subkey_prefix(&mk, KeyLayout::STANDALONE, 9).unwrap());
+        let mut chunked = chunked_start(b"st", &meta).unwrap();
+        chunked.extend(chunk(b"st", &meta, &rows, KeyLayout::STANDALONE).unwrap());
+        chunked.extend(chunked_end(b"st", &meta));
+        assert_eq!(chunked, whole_key(&mk, &bytes, &rows, KeyLayout::STANDALONE).unwrap());
+        assert_eq!(text(&chunked_end(b"st", &meta)), ["XSETID st 5-4 ENTRIESADDED 7 MAXDELETEDID 4-9"]);
+    }
+
+    #[test]
+    fn a_bad_stream_row_stops_the_copy() {
+        let mk = meta_key(b"__namespace", b"st");
+        let bytes = stream_meta(0, 3, [(5, 4), (5, 1), (4, 9), (5, 1), (5, 3)], 7, 0);
+        let meta = Metadata::load(&bytes).unwrap();
+        let prefix = subkey_prefix(&mk, KeyLayout::STANDALONE, 9).unwrap();
+        // A group value cut short, then an entry whose field overruns its value.
+        let group = vec![([&prefix[..], &named(1, b"g", b"")].concat(), be(&[1, 1]))];
+        assert!(chunk(b"st", &meta, &group, KeyLayout::STANDALONE).is_err());
+        let entry = vec![([&prefix[..], &be(&[5, 1])].concat(), b"\x05ab".to_vec())];
+        assert!(chunk(b"st", &meta, &entry, KeyLayout::STANDALONE).is_err());
     }
 
     #[test]

@@ -5,33 +5,35 @@
 //! The master's data directory (`<dir>/db`) has Kvrocks' seven column families, created
 //! in Kvrocks' order so that their ids match (`default` 0, `metadata` 1, `zset_score` 2,
 //! `pubsub` 3, `propagate` 4, `stream` 5, `search` 6). Each write method does what the
-//! Kvrocks command does (`src/types/redis_*.cc`): it reads the key's metadata, and writes
-//! one WriteBatch holding the command's LogData, its subkeys and the updated metadata, all
-//! encoded as Kvrocks encodes them ([`encode`], written from Kvrocks' source, not from
-//! replicant's decoder, so that a test is a real cross-check). A key's metadata encoding
-//! ([`Encoding::New`], or the legacy 32-bit one) and its [`Layout`] (slot ids or not) are
-//! chosen per key and per checkpoint. What is covered:
+//! Kvrocks command does (`src/types/redis_*.cc`, `src/storage/redis_db.cc`): it reads the
+//! key's metadata and subkeys, and writes one WriteBatch holding the command's LogData, its
+//! subkeys and the updated metadata, in Kvrocks' order, all encoded as Kvrocks encodes them
+//! ([`encode`], written from Kvrocks' source, not from replicant's decoder, so that a test is
+//! a real cross-check). Kvrocks' quirks are kept (they are what a replica receives): a
+//! command that changes nothing may still write a batch holding only its LogData, `GETDEL`
+//! and an emptying `LTRIM` write a metadata delete without LogData, `LMOVE` into a new list
+//! uses version 0, `XGROUP DESTROY` deletes a key range (see [`groups`]). A key's metadata
+//! encoding ([`Encoding::New`], or the legacy 32-bit one) and its [`Layout`] (slot ids or
+//! not) are chosen per key and per checkpoint; a command keeps the encoding of the key it
+//! changes and gives new keys the 64-bit one, as Kvrocks 2.10 does.
 //!
-//! | method | Kvrocks command | LogData |
-//! |---|---|---|
-//! | [`string`](KvrocksCheckpoint::string) | `SET k v [PXAT]` | `1` |
-//! | [`hash`](KvrocksCheckpoint::hash) | `HSET` | `2` |
-//! | [`set`](KvrocksCheckpoint::set) | `SADD` | `4` |
-//! | [`zset`](KvrocksCheckpoint::zset) | `ZADD` (member → score in `default`, score index in `zset_score`) | `5` |
-//! | [`lpush`](KvrocksCheckpoint::lpush), [`rpush`](KvrocksCheckpoint::rpush), [`list`](KvrocksCheckpoint::list) | `LPUSH`, `RPUSH` | `3 6`, `3 7` |
-//! | [`setbit`](KvrocksCheckpoint::setbit), [`bitmap`](KvrocksCheckpoint::bitmap) | `SETBIT` (1 KiB LSB-first segments, Kvrocks' growth) | `6 9 <bit>` |
-//! | [`sortedint`](KvrocksCheckpoint::sortedint) | `SIADD` | `7` |
-//! | [`stream`](KvrocksCheckpoint::stream) | `XADD`, `XDEL`, `XGROUP CREATE`/`CREATECONSUMER`, pending entries | `8` |
-//! | [`hyperloglog`](KvrocksCheckpoint::hyperloglog) | `PFADD` (Redis' hash, 16 segments of 768 bytes) | `11` |
-//! | [`json`](KvrocksCheckpoint::json) | `JSON.SET k $ <text>` (JSON text format) | `10` |
-//! | [`bloom_reserve`](KvrocksCheckpoint::bloom_reserve) | `BF.RESERVE` (empty filter: no insert, its XXH64 hashing is not written here) | `9 createBloomChain` |
-//! | [`expire`](KvrocksCheckpoint::expire) | `PEXPIREAT` (rewrites the metadata's expiry in place) | `0 8` |
-//! | [`del`](KvrocksCheckpoint::del) | `DEL` (metadata deletes; the subkeys stay, as in Kvrocks) | `0` |
+//! | file | commands (LogData) |
+//! |---|---|
+//! | `types` | the adds: `SET` (`1`), `HSET` (`2`), `SADD` (`4`), `ZADD` (`5`), `LPUSH`/`RPUSH` (`3 6`, `3 7`), `SIADD` (`7`), `JSON.SET` (`10`), `BF.RESERVE` (`9 createBloomChain`) |
+//! | `strings` | `INCRBY`, `INCRBYFLOAT`, `APPEND`, `SETRANGE`, `GETEX`, `GETDEL` (`1`; `GETDEL` none) |
+//! | `collections` | `HDEL`, `HINCRBY`, `HINCRBYFLOAT`, `SREM`, `SMOVE`, `SPOP`, `ZREM`, `ZINCRBY`, `ZREMRANGEBYSCORE`, `ZREMRANGEBYRANK`, `ZPOPMIN`/`ZPOPMAX`, `SIREM` |
+//! | `lists` | `LPOP`/`RPOP` (`3 3`, `3 4`), `LSET` (`3 0 i`), `LINSERT` (`3 1 b pivot e`), `LREM` (`3 5 n e`), `LTRIM` (`3 2 start stop`), `LMOVE` (`3 12 src dst from to`) |
+//! | `bitmaps` | `SETBIT` (`6 9 bit`; on a string `1`), `BITOP` (`6 10 OP src...`) |
+//! | `hll` | `PFADD` (`11`; to a new or an existing HyperLogLog) |
+//! | `stream` | `XADD`, `XDEL`, `XTRIM`, `XSETID` (`8`, `8 XSETID`), whole streams from a [`StreamSpec`] |
+//! | `groups` | `XGROUP CREATE`/`CREATECONSUMER`/`DELCONSUMER`/`SETID`/`DESTROY`, `XACK`, `XCLAIM` (`8`) |
+//! | `keyspace` | `DEL` (`0`), `PEXPIREAT`/`PERSIST` (`0 8`), `RENAME`/`RENAMENX`/`COPY` (the type's id), `FLUSHDB`/`FLUSHALL` (a `DeleteRange`, no LogData), group commits |
 //!
 //! A key given an expiry in the past is a key that expired and was not compacted away yet;
 //! deleting a collection and writing it again leaves the old version's subkeys behind
 //! (stale subkeys, as in Kvrocks); [`stale_subkey`](KvrocksCheckpoint::stale_subkey)
-//! writes one directly.
+//! writes one directly. [`group_commit`](KvrocksCheckpoint::group_commit) writes several
+//! commands as one WAL record, as RocksDB's group commit or a Kvrocks `MULTI`/`EXEC` does.
 //!
 //! [`finish`](KvrocksCheckpoint::finish) flushes and checkpoints (the data in `.sst`
 //! files, as a production master's checkpoint), [`finish_in_wal`](KvrocksCheckpoint::finish_in_wal)
@@ -50,25 +52,33 @@
 //! let (files, sequence) = cp.finish_in_wal().unwrap();
 //! // MockKvrocks::builder().checkpoint_dir(cp.checkpoint_dir()).checkpoint_files(files).sequence(sequence)
 //! cp.rpush("__namespace", "l", &["a"]);
+//! cp.hincrby("__namespace", "h", "n", 5);
 //! let reps = cp.updates_since(sequence + 1).unwrap(); // for MockKvrocks::push_batch
 //! ```
 
+mod bitmaps;
+mod collections;
 pub mod encode;
+pub mod groups;
 mod hll;
+mod keyspace;
+mod lists;
 mod stream;
+mod strings;
 mod types;
 
-use std::cell::Cell;
-use std::collections::HashSet;
+use std::cell::{Cell, RefCell};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rocksdb::checkpoint::Checkpoint;
-use rocksdb::{ColumnFamilyDescriptor, Options, WriteBatch, DB};
+use rocksdb::{ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, DB};
 
+pub use bitmaps::BitOp;
 pub use encode::{Encoding, Expiry, KvType, Layout, Metadata, DEFAULT_NAMESPACE};
-pub use stream::{EntrySpec, GroupSpec, Id as StreamId, PendingSpec, StreamSpec};
+pub use groups::ClaimOptions;
+pub use stream::{EntrySpec, GroupSpec, Id as StreamId, PendingSpec, StreamSpec, Trim};
 
 /// Kvrocks 2.10's column families, in creation order (their ids are the indexes).
 pub const COLUMN_FAMILIES: [&str; 7] = ["default", "metadata", "zset_score", "pubsub", "propagate", "stream", "search"];
@@ -77,6 +87,8 @@ pub const COLUMN_FAMILIES: [&str; 7] = ["default", "metadata", "zset_score", "pu
 const LOG_SIZE_FOR_FLUSH: u64 = 64 << 20;
 /// Low bits of a version that are a counter (`VersionCounterBits`).
 const VERSION_COUNTER_BITS: u32 = 11;
+/// Bytes of a WriteBatch rep's header (sequence u64, count u32, both LE).
+const REP_HEADER: usize = 12;
 
 /// A column family, by its Kvrocks role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -110,6 +122,8 @@ pub struct KvrocksCheckpoint {
     root: PathBuf,
     layout: Layout,
     counter: Cell<u64>,
+    /// The rep being assembled by [`group_commit`](Self::group_commit), if one runs.
+    group: RefCell<Option<Vec<u8>>>,
 }
 
 impl KvrocksCheckpoint {
@@ -125,7 +139,7 @@ impl KvrocksCheckpoint {
         opts.set_wal_size_limit_mb(16384);
         let families = COLUMN_FAMILIES.iter().map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
         let db = DB::open_cf_descriptors(&opts, root.join("db"), families).map_err(other)?;
-        Ok(KvrocksCheckpoint { db, root, layout, counter: Cell::new(0) })
+        Ok(KvrocksCheckpoint { db, root, layout, counter: Cell::new(0), group: RefCell::new(None) })
     }
 
     /// Where [`finish`](Self::finish) puts the checkpoint: `<dir>/checkpoint`.
@@ -184,6 +198,21 @@ impl KvrocksCheckpoint {
         Ok(reps)
     }
 
+    /// Runs `commands` as one group commit: one WAL record, one rep, holding each command's
+    /// LogData and records in turn, as RocksDB writes concurrent writers' batches (its
+    /// write leader merges them) and as Kvrocks writes a `MULTI`/`EXEC`. A command that
+    /// writes nothing adds nothing. Reads inside see the database as it was before the group,
+    /// as concurrent writers do: the commands must be on different keys (a transaction's
+    /// later commands on the same key would read its earlier writes, which this does not).
+    pub fn group_commit(&mut self, commands: impl FnOnce(&mut Self)) {
+        *self.group.borrow_mut() = Some(Vec::new());
+        commands(self);
+        let rep = self.group.borrow_mut().take().unwrap_or_default();
+        if !rep.is_empty() {
+            self.db.write(WriteBatch::from_data(&rep)).expect("write to the Kvrocks data directory");
+        }
+    }
+
     /// The metadata CF key of `key` in namespace `ns`.
     pub fn ns_key(&self, ns: &str, key: &[u8]) -> Vec<u8> {
         encode::ns_key(self.layout, ns, key)
@@ -205,6 +234,11 @@ impl KvrocksCheckpoint {
         Metadata::decode(&raw).map(|(m, _)| m.version)
     }
 
+    /// Whether `key` is live (`Metadata::Expired` is false), of any type.
+    pub fn exists(&self, ns: &str, key: impl AsRef<[u8]>) -> bool {
+        self.live(ns, key.as_ref()).is_some()
+    }
+
     /// Puts one record as it is, in its own WriteBatch without LogData.
     pub fn raw_put(&mut self, cf: Cf, key: &[u8], value: &[u8]) {
         let mut w = self.write(None);
@@ -222,53 +256,29 @@ impl KvrocksCheckpoint {
         self.raw_put(Cf::Default, &sub_key, value);
     }
 
-    /// `DEL k...` (`Database::MDel`): LogData `0`, then a metadata delete per existing key.
-    /// The subkeys stay behind (stale), as in Kvrocks.
-    pub fn del<K: AsRef<[u8]>>(&mut self, ns: &str, keys: &[K]) {
-        let mut w = self.write(Some("0".into()));
-        for key in keys {
-            let ns_key = self.ns_key(ns, key.as_ref());
-            if w.get(Cf::Metadata, &ns_key).is_some() {
-                w.delete(Cf::Metadata, &ns_key);
-            }
-        }
-        w.commit();
+    /// The live metadata of `key` and the bytes after its common part (type extras).
+    fn live(&self, ns: &str, key: &[u8]) -> Option<(Metadata, Vec<u8>)> {
+        let raw = self.raw_metadata(ns, key)?;
+        let (meta, extras) = Metadata::decode(&raw).expect("undecodable metadata");
+        (!meta.is_dead(now_ms())).then(|| (meta, extras.to_vec()))
     }
 
-    /// `PEXPIREAT k at_ms` (`Database::Expire`): LogData `0 8`, and the metadata with its
-    /// expiry rewritten in place (in seconds for a legacy key). Panics if `key` is missing.
-    /// Unlike Kvrocks it also takes a time in the past (an expired, uncompacted key).
-    pub fn expire(&mut self, ns: &str, key: impl AsRef<[u8]>, at_ms: u64) {
-        let ns_key = self.ns_key(ns, key.as_ref());
-        let mut value = self.get(Cf::Metadata, &ns_key).expect("expire: the key has no metadata");
-        let (meta, _) = Metadata::decode(&value).expect("expire: undecodable metadata");
-        let expire = Metadata { expire_ms: at_ms, ..meta }.encode();
-        let width = if meta.encoding == Encoding::New { 8 } else { 4 };
-        value[1..1 + width].copy_from_slice(&expire[1..1 + width]);
-        let mut w = self.write(Some("0 8".into()));
-        w.put(Cf::Metadata, &ns_key, &value);
-        w.commit();
-    }
-
-    /// Applies `expiry` with [`expire`](Self::expire) (nothing for [`Expiry::None`]).
-    fn expire_at(&mut self, ns: &str, key: &[u8], expiry: Expiry) {
-        if let Expiry::At(ms) = expiry {
-            self.expire(ns, key, ms);
-        }
-    }
-
-    /// `GetMetadata`: the live metadata of `key` and the bytes after its common part, or a
-    /// new one of `kind` with a fresh version when it is missing or dead. Panics on another
-    /// type (Kvrocks' WRONGTYPE).
+    /// `GetMetadata` of a command that may create the key: the live metadata of `key` and
+    /// its extras, or a new one of `kind` with a fresh version when it is missing or dead.
+    /// Panics on another type (Kvrocks' WRONGTYPE).
     fn open_key(&self, ns: &str, key: &[u8], kind: KvType, encoding: Encoding) -> (Metadata, Vec<u8>) {
-        if let Some(raw) = self.raw_metadata(ns, key) {
-            let (meta, extras) = Metadata::decode(&raw).expect("undecodable metadata");
-            if !meta.is_dead(now_ms()) {
-                assert_eq!(meta.kind, kind, "WRONGTYPE: {:?} holds a {:?}", String::from_utf8_lossy(key), meta.kind);
-                return (meta, extras.to_vec());
-            }
+        match self.existing(ns, key, kind) {
+            Some(found) => found,
+            None => (Metadata::new(kind, encoding, self.next_version()), Vec::new()),
         }
-        (Metadata::new(kind, encoding, self.next_version()), Vec::new())
+    }
+
+    /// `GetMetadata` of a command that needs the key: its live metadata and extras, `None`
+    /// when missing or dead. Panics on another type.
+    fn existing(&self, ns: &str, key: &[u8], kind: KvType) -> Option<(Metadata, Vec<u8>)> {
+        let (meta, extras) = self.live(ns, key)?;
+        assert_eq!(meta.kind, kind, "WRONGTYPE: {:?} holds a {:?}", String::from_utf8_lossy(key), meta.kind);
+        Some((meta, extras))
     }
 
     /// `generateVersion`: microseconds << 11 + a counter.
@@ -286,13 +296,44 @@ impl KvrocksCheckpoint {
         self.db.get_cf(self.handle(cf), key).expect("read from the Kvrocks data directory")
     }
 
+    /// The records of `cf` from `lower` (included) to `upper` (excluded), in key order: an
+    /// iterator with Kvrocks' `iterate_lower_bound`/`iterate_upper_bound`.
+    fn scan_range(&self, cf: Cf, lower: &[u8], upper: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(self.handle(cf), IteratorMode::From(lower, Direction::Forward)) {
+            let (key, value) = item.expect("read from the Kvrocks data directory");
+            if &*key >= upper {
+                break;
+            }
+            out.push((key.to_vec(), value.to_vec()));
+        }
+        out
+    }
+
+    /// The subkeys of `key`'s `version` in `cf` (`InternalKey(ns_key, "", version)` as a
+    /// prefix), in key order, with the subkey part of each key cut out.
+    fn subkeys(&self, cf: Cf, ns: &str, key: &[u8], version: u64) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let prefix = self.internal_key(ns, key, version, b"");
+        let upper = self.internal_key(ns, key, version.wrapping_add(1), b"");
+        let rows = self.scan_range(cf, &prefix, &upper).into_iter();
+        rows.filter_map(|(k, v)| k.strip_prefix(prefix.as_slice()).map(|sub| (sub.to_vec(), v))).collect()
+    }
+
+    /// The first and last keys of `cf`.
+    fn edges(&self, cf: Cf) -> Option<(Vec<u8>, Vec<u8>)> {
+        let first = self.db.iterator_cf(self.handle(cf), IteratorMode::Start).next()?;
+        let last = self.db.iterator_cf(self.handle(cf), IteratorMode::End).next()?;
+        let ((first, _), (last, _)) = (first.ok()?, last.ok()?);
+        Some((first.to_vec(), last.to_vec()))
+    }
+
     /// A new WriteBatch, starting with `log_data` when given.
     fn write(&self, log_data: Option<String>) -> Write<'_> {
         let mut batch = WriteBatch::default();
         if let Some(blob) = log_data {
             batch.put_log_data(blob.as_bytes());
         }
-        Write { cp: self, batch, written: HashSet::new() }
+        Write { cp: self, batch }
     }
 }
 
@@ -300,12 +341,10 @@ impl KvrocksCheckpoint {
 struct Write<'a> {
     cp: &'a KvrocksCheckpoint,
     batch: WriteBatch,
-    written: HashSet<(Cf, Vec<u8>)>,
 }
 
 impl Write<'_> {
     fn put(&mut self, cf: Cf, key: &[u8], value: &[u8]) {
-        self.written.insert((cf, key.to_vec()));
         self.batch.put_cf(self.cp.handle(cf), key, value);
     }
 
@@ -313,17 +352,29 @@ impl Write<'_> {
         self.batch.delete_cf(self.cp.handle(cf), key);
     }
 
+    fn delete_range(&mut self, cf: Cf, begin: &[u8], end: &[u8]) {
+        self.batch.delete_range_cf(self.cp.handle(cf), begin, end);
+    }
+
     fn get(&self, cf: Cf, key: &[u8]) -> Option<Vec<u8>> {
         self.cp.get(cf, key)
     }
 
-    /// Whether neither the database nor this write holds `key` yet.
-    fn is_new(&self, cf: Cf, key: &[u8]) -> bool {
-        !self.written.contains(&(cf, key.to_vec())) && self.get(cf, key).is_none()
-    }
-
+    /// Writes the batch (even one holding only its LogData, as Kvrocks does), or adds it to
+    /// the group commit in progress.
     fn commit(self) {
-        self.cp.db.write(self.batch).expect("write to the Kvrocks data directory");
+        let mut group = self.cp.group.borrow_mut();
+        match group.as_mut() {
+            Some(rep) if rep.is_empty() => rep.extend_from_slice(self.batch.data()),
+            Some(rep) => {
+                let data = self.batch.data();
+                let count = |r: &[u8]| u32::from_le_bytes(r[8..REP_HEADER].try_into().unwrap());
+                let total = count(rep) + count(data);
+                rep[8..REP_HEADER].copy_from_slice(&total.to_le_bytes());
+                rep.extend_from_slice(&data[REP_HEADER..]);
+            }
+            None => self.cp.db.write(self.batch).expect("write to the Kvrocks data directory"),
+        }
     }
 }
 

@@ -38,6 +38,11 @@ type Failure = &'static str;
 
 /// Converts a list key.
 pub(super) fn convert<'a>(run: &Run<'_, '_, 'a>, k: &KeyRecords<'_, 'a>, out: &mut Converted<'a>) -> Rebuilt {
+    // EXPIRE, PEXPIREAT, PERSIST on a list: its metadata alone, which `expiry` converts.
+    let expire_only = k.subs.is_empty() && run.log.and_then(RedisLog::command) == Some(RedisCommand::Expire);
+    if expire_only {
+        return Rebuilt::Partial;
+    }
     let log = run.log.filter(|l| l.redis_type() == Some(RedisType::List));
     let command = log.and_then(RedisLog::command);
     if command != Some(RedisCommand::LMove) && k.is_whole() {
@@ -198,6 +203,17 @@ mod tests {
             .put(0, &sub_key("l", &at(MID + 2)), b"b")
             .put(1, &meta_key("l"), &list_meta(3, MID, MID + 3));
         assert_eq!(commands(&rep), strings(&[&["RPUSH", "l", "a", "b"]]));
+    }
+
+    #[test]
+    fn expire_and_persist_on_a_list_touch_only_its_expiry() {
+        let mut expiring = list_meta(2, MID - 1, MID + 1);
+        let at = 4_102_444_800_000u64;
+        expiring.splice(1..9, at.to_be_bytes());
+        let rep = Rep::default().log("0 8").put(1, &meta_key("l"), &expiring);
+        assert_eq!(commands(&rep), strings(&[&["PEXPIREAT", "l", "4102444800000"]]));
+        let rep = Rep::default().log("0 8").put(1, &meta_key("l"), &list_meta(2, MID - 1, MID + 1));
+        assert_eq!(commands(&rep), strings(&[&["PERSIST", "l"]]));
     }
 
     #[test]

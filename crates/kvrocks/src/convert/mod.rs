@@ -47,7 +47,7 @@ mod keyspace;
 mod list;
 mod single;
 mod sketch;
-mod stream;
+pub(crate) mod stream;
 
 use std::borrow::Cow;
 

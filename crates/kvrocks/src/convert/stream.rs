@@ -17,6 +17,10 @@
 //! `XSETID` is left out after a run of XADDs whose last id is the metadata's
 //! last-generated id: XADD on the target moves the same ids.
 //!
+//! A checkpoint's stream too big to convert whole is written by the checkpoint reader
+//! (`crate::snapshot`) with the same commands ([`subkey_command`] per row as for a copy,
+//! then [`xsetid`]), a chunk of rows at a time.
+//!
 //! Representable: entries, last-generated id, entries-added, max-deleted id, groups'
 //! last-delivered id and entries-read, consumers, pending entries with owner, delivery
 //! time and delivery count. Not representable: consumers' seen-time/active-time (the
@@ -81,18 +85,33 @@ fn record<'a>(
     creating: bool,
     is_destroyed: impl Fn(&[u8]) -> bool,
 ) -> Result<Option<Args<'a>>, &'static str> {
-    let key = raw(k.key);
     let SubKey::Stream(sub) = s.sub else { return Err("subkey that does not match its key's type") };
-    Ok(Some(match (*sub, s.value) {
+    match (*sub, s.value) {
+        (StreamKey::Consumer { group, .. } | StreamKey::Pel { group, .. }, None) if is_destroyed(group) => Ok(None),
+        (sub, value) => subkey_command(k.key, sub, value, creating).map(Some),
+    }
+}
+
+/// The command for one record of a stream's subkeys (`value` is `None` for a delete):
+/// `XADD`/`XDEL` for an entry, `XGROUP CREATE` (when `creating`: the stream's metadata is
+/// rewritten with it) or `XGROUP SETID`/`DESTROY` for a group, `XGROUP
+/// CREATECONSUMER`/`DELCONSUMER` for a consumer, `XCLAIM … FORCE JUSTID`/`XACK` for a
+/// pending entry. The checkpoint reader writes big streams with it, row by row
+/// (`crate::snapshot`).
+pub(crate) fn subkey_command<'a>(
+    key: &'a [u8],
+    sub: StreamKey<'a>,
+    value: Option<&SubValue<'a>>,
+    creating: bool,
+) -> Result<Args<'a>, &'static str> {
+    let key = raw(key);
+    Ok(match (sub, value) {
         (StreamKey::Entry(entry), Some(SubValue::StreamEntry(fields))) => {
             [lit("XADD"), key, id(entry)].into_iter().chain(fields.iter().map(raw)).collect()
         }
         (StreamKey::Entry(entry), None) => vec![lit("XDEL"), key, id(entry)],
         (StreamKey::Group { group }, Some(SubValue::Group(g))) => group_put(key, group, g, creating),
         (StreamKey::Group { group }, None) => vec![lit("XGROUP"), lit("DESTROY"), key, raw(group)],
-        (StreamKey::Consumer { group, .. } | StreamKey::Pel { group, .. }, None) if is_destroyed(group) => {
-            return Ok(None)
-        }
         (StreamKey::Consumer { group, consumer }, Some(_)) => {
             vec![lit("XGROUP"), lit("CREATECONSUMER"), key, raw(group), raw(consumer)]
         }
@@ -106,7 +125,7 @@ fn record<'a>(
         }
         (StreamKey::Pel { group, id: entry }, None) => vec![lit("XACK"), key, raw(group), id(entry)],
         _ => return Err("stream subkey with an undecodable value"),
-    }))
+    })
 }
 
 /// A group put: a creation when the run also rewrites the stream's metadata (its group
@@ -144,7 +163,9 @@ fn needs_setid(k: &KeyRecords<'_, '_>, meta: &StreamMetadata) -> bool {
     added != Some(meta.last_generated_id)
 }
 
-fn xsetid<'a>(key: &'a [u8], meta: &StreamMetadata) -> Args<'a> {
+/// `XSETID key <last-generated> ENTRIESADDED n MAXDELETEDID id`: the stream's ids as its
+/// metadata holds them (also the last command of a big stream the checkpoint reader copies).
+pub(crate) fn xsetid<'a>(key: &'a [u8], meta: &StreamMetadata) -> Args<'a> {
     vec![
         lit("XSETID"),
         raw(key),

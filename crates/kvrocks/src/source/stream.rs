@@ -79,9 +79,9 @@ pub(crate) async fn follow<S: Sink>(
         match frame {
             Frame::Ping => {}
             Frame::Batch(rep) => {
-                let last = deliver(cfg, rep, *next, sink, &mut command)?;
-                *next = last + 1;
-                status.offset.store(last, Ordering::Relaxed);
+                // A batch of LogData alone (a command that changed nothing) takes no sequence.
+                *next = deliver(cfg, rep, *next, sink, &mut command)?;
+                status.offset.store(next.saturating_sub(1), Ordering::Relaxed);
             }
             Frame::Simple(line) | Frame::Error(line) => {
                 let text = String::from_utf8_lossy(line).into_owned();
@@ -93,7 +93,7 @@ pub(crate) async fn follow<S: Sink>(
 }
 
 /// Decodes one batch, checks it starts at `expected`, and hands its commands to the sink at
-/// its last sequence; that sequence.
+/// its last sequence; the sequence after it (its own, for a batch that holds no record).
 fn deliver<S: Sink>(
     cfg: &KvrocksLink,
     rep: &[u8],
@@ -109,7 +109,8 @@ fn deliver<S: Sink>(
              WAL stream"
         )));
     }
-    let last = update.next_sequence().saturating_sub(1).max(first);
+    let next = update.next_sequence().max(first);
+    let last = next.saturating_sub(1);
     let mut update = update;
     if !cfg.skip_types.is_empty() {
         // A command on a key of a skipped type names the type in its LogData.
@@ -139,7 +140,7 @@ fn deliver<S: Sink>(
         command.set(&cmd.args);
         sink.command(&command.command(last, db)).map_err(LinkError::Sink)?;
     }
-    Ok(last)
+    Ok(next)
 }
 
 fn at_sequence(sequence: u64, e: crate::KvrocksError) -> LinkError {

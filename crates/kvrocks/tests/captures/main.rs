@@ -9,7 +9,6 @@ mod replay;
 
 use std::path::PathBuf;
 
-use replicant_kvrocks::wal::WalReader;
 use replicant_kvrocks::{
     Change, ColumnFamily, Extra, Frame, KeyLayout, LogData, RedisCommand, RedisType, StreamKey, SubKey, SubValue,
     Update,
@@ -35,6 +34,22 @@ fn captures_dir() -> PathBuf {
 fn read(case: &str, file: &str) -> Vec<u8> {
     let path = captures_dir().join(case).join(file);
     std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e} (captures from {ENV})", path.display()))
+}
+
+/// The WriteBatch reps a case's checkpoint holds in its WAL, read back with the rocksdb
+/// binding from a copy of the checkpoint (opening it replays the WAL; the copy keeps it).
+pub(crate) fn checkpoint_reps(case: &str) -> Vec<Vec<u8>> {
+    let copy = tempfile::tempdir().unwrap();
+    let from = captures_dir().join(case).join("checkpoint");
+    for entry in std::fs::read_dir(&from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), copy.path().join(entry.file_name())).unwrap();
+    }
+    let mut opts = rocksdb::Options::default();
+    opts.set_wal_ttl_seconds(u64::MAX / 2);
+    let families = rocksdb::DB::list_cf(&opts, copy.path()).unwrap();
+    let db = rocksdb::DB::open_cf(&opts, copy.path(), &families).unwrap();
+    db.get_updates_since(0).unwrap().map(|update| update.unwrap().1.data().to_vec()).collect()
 }
 
 fn json(case: &str, file: &str) -> Value {
@@ -384,8 +399,7 @@ fn transactions_flushdb_and_scripts_match_their_commands() {
 #[test]
 fn wal_checkpoint_replays_to_the_snapshot_and_stream_to_the_final_dataset() {
     let case = "v2.10.1-types";
-    let wal = read(case, "checkpoint/000010.log");
-    let reps: Vec<_> = WalReader::new(&wal).map(|r| r.unwrap().payload).collect();
+    let reps = checkpoint_reps(case);
     let mut model = model::Model::default();
     let mut next = 1;
     for rep in &reps {
@@ -409,11 +423,9 @@ fn wal_checkpoint_replays_to_the_snapshot_and_stream_to_the_final_dataset() {
 
 #[test]
 fn wal_holds_the_odd_zset_scores() {
-    let wal = read("v2.10.1-types", "checkpoint/000010.log");
     let mut scores = Vec::new();
-    for record in WalReader::new(&wal) {
-        let record = record.unwrap();
-        let update = Update::decode(&record.payload, KeyLayout::STANDALONE).unwrap();
+    for rep in checkpoint_reps("v2.10.1-types") {
+        let update = Update::decode(&rep, KeyLayout::STANDALONE).unwrap();
         for entry in update.entries() {
             if let Change::PutSubkey { sub: SubKey::ZSetMember(m), value: SubValue::Score(s), .. } = entry.change {
                 scores.push((String::from_utf8(m.to_vec()).unwrap(), s));

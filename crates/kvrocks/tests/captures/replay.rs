@@ -8,14 +8,13 @@
 
 use redis::{Connection, Value};
 use replicant_kvrocks::convert::{convert, Converted};
-use replicant_kvrocks::wal::WalReader;
 use replicant_kvrocks::{KeyLayout, Update, DEFAULT_NAMESPACE};
 use replicant_testkit::RedisServer;
 use serde_json::Value as Json;
 
 use replicant_testkit::kvrocks_master::dataset as readback;
 
-use crate::{commands, json, read};
+use crate::{commands, json};
 
 /// What the bloom filter bits are reported as: the only records the captures leave out.
 const BLOOM_BITS: &str = "bloom filter bits (split-block filter RedisBloom cannot load; items not in the LogData)";
@@ -94,9 +93,8 @@ fn types_capture_replays_into_redis() {
     let case = "v2.10.1-types";
     let server = RedisServer::start();
     let mut target = Target::new(&server);
-    let wal = read(case, "checkpoint/000010.log");
-    for record in WalReader::new(&wal) {
-        target.apply(&record.unwrap().payload);
+    for rep in crate::checkpoint_reps(case) {
+        target.apply(&rep);
     }
     target.apply_stream(case);
     let checked = readback::check(&mut target.conn, &json(case, "expected-final.json"), &["ReJSON-RL", "MBbloom--"]);

@@ -250,6 +250,12 @@ pub fn encode_double(value: f64) -> [u8; 8] {
     encoded.to_be_bytes()
 }
 
+/// `DecodeDouble`: the inverse of [`encode_double`] (0 for fewer than 8 bytes).
+pub fn decode_double(bytes: &[u8]) -> f64 {
+    let bits = bytes.get(..8).and_then(|b| b.try_into().ok()).map_or(0, u64::from_be_bytes);
+    f64::from_bits(if bits >> 63 == 0 { !bits } else { bits & !(1 << 63) })
+}
+
 /// Appends big-endian u64s: the fields after the common part of a list's metadata
 /// (`head`, `tail`) or a stream's (ids, counters).
 pub fn put_metadata_extras(out: &mut Vec<u8>, values: &[u64]) {
@@ -310,6 +316,9 @@ mod tests {
         assert_eq!(ns_key(cluster, "ns1", b"foo"), [&b"\x03ns1"[..], &12182u16.to_be_bytes(), b"foo"].concat());
         assert_eq!(encode_double(2.5), 0xc004_0000_0000_0000u64.to_be_bytes());
         assert_eq!(encode_double(-3.25), 0x3ff5_ffff_ffff_ffffu64.to_be_bytes());
+        for x in [0.1, -3.25, 1e300, f64::INFINITY, f64::NEG_INFINITY, 0.0] {
+            assert_eq!(decode_double(&encode_double(x)), x);
+        }
         let mut v = Vec::new();
         put_varstring(&mut v, &[b'x'; 200]);
         assert_eq!(&v[..2], &[0xc8, 0x01]);

@@ -1,7 +1,9 @@
 //! Streams as Kvrocks 2.10 writes them (`src/types/redis_stream.cc`), all subkeys in the
 //! `stream` CF: entries (`ms | seq` → varint32 strings), and after `u64::MAX` a type byte:
-//! groups (1), consumers (2), pending entries (3). The metadata carries five ids, the
-//! entries added and the group count after its common part.
+//! groups (1), consumers (2), pending entries (3) (those are [`groups`](super::groups)).
+//! The metadata carries five ids, the entries added and the group count after its common
+//! part. This file owns the entry commands (`XADD`, `XDEL`, `XTRIM`, `XSETID`) and whole
+//! streams built from a [`StreamSpec`]; LogData `8` (`8 XSETID` for `XSETID`).
 
 use super::encode::{put_metadata_extras, put_varstring, Encoding, Expiry, KvType, Metadata};
 use super::{Cf, KvrocksCheckpoint};
@@ -57,16 +59,25 @@ pub struct StreamSpec {
     pub groups: Vec<GroupSpec>,
 }
 
+/// An `XTRIM` strategy (exact, `=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trim {
+    /// `MAXLEN n`.
+    MaxLen(u64),
+    /// `MINID id`.
+    MinId(Id),
+}
+
 /// The stream part of the metadata (`StreamMetadata`).
 #[derive(Debug, Clone, Copy, Default)]
-struct Ids {
-    last_generated: Id,
-    recorded_first: Id,
-    max_deleted: Id,
-    first: Id,
-    last: Id,
-    entries_added: u64,
-    group_number: u64,
+pub(super) struct Ids {
+    pub(super) last_generated: Id,
+    pub(super) recorded_first: Id,
+    pub(super) max_deleted: Id,
+    pub(super) first: Id,
+    pub(super) last: Id,
+    pub(super) entries_added: u64,
+    pub(super) group_number: u64,
 }
 
 impl Ids {
@@ -84,7 +95,7 @@ impl Ids {
         }
     }
 
-    fn encode(&self, meta: &Metadata) -> Vec<u8> {
+    pub(super) fn encode(&self, meta: &Metadata) -> Vec<u8> {
         let mut out = meta.encode();
         let ids = [self.last_generated, self.recorded_first, self.max_deleted, self.first, self.last];
         put_metadata_extras(&mut out, &ids.iter().flat_map(|(ms, seq)| [*ms, *seq]).collect::<Vec<_>>());
@@ -100,26 +111,30 @@ impl KvrocksCheckpoint {
     pub fn stream(&mut self, ns: &str, key: impl AsRef<[u8]>, spec: &StreamSpec, expiry: Expiry, enc: Encoding) {
         let key = key.as_ref();
         for entry in &spec.entries {
-            self.xadd(ns, key, entry, enc);
+            self.add_entry(ns, key, entry, enc);
         }
         if !spec.deleted.is_empty() {
-            self.xdel(ns, key, spec);
+            self.xdel(ns, key, &spec.deleted);
         }
         for group in &spec.groups {
-            self.xgroup(ns, key, group);
+            self.spec_group(ns, key, group);
         }
         self.expire_at(ns, key, expiry);
     }
 
-    /// The stream's live metadata and ids.
-    fn open_stream(&self, ns: &str, key: &[u8], enc: Encoding) -> (Metadata, Ids) {
-        let (meta, extras) = self.open_key(ns, key, KvType::Stream, enc);
-        (meta, Ids::load(&extras))
+    /// The live stream's metadata and ids; panics on another type.
+    pub(super) fn stream_meta(&self, ns: &str, key: &[u8]) -> Option<(Metadata, Ids)> {
+        self.existing(ns, key, KvType::Stream).map(|(meta, extras)| (meta, Ids::load(&extras)))
     }
 
-    /// `XADD k <id> f v ...` (`Stream::Add`).
-    fn xadd(&mut self, ns: &str, key: &[u8], entry: &EntrySpec, enc: Encoding) {
-        let (mut meta, mut ids) = self.open_stream(ns, key, enc);
+    /// `XADD k <id> f v ...` (`Stream::Add`) on a new (64-bit) or existing stream.
+    pub fn xadd(&mut self, ns: &str, key: impl AsRef<[u8]>, entry: &EntrySpec) {
+        self.add_entry(ns, key.as_ref(), entry, Encoding::New);
+    }
+
+    fn add_entry(&mut self, ns: &str, key: &[u8], entry: &EntrySpec, enc: Encoding) {
+        let (mut meta, extras) = self.open_key(ns, key, KvType::Stream, enc);
+        let mut ids = Ids::load(&extras);
         let mut value = Vec::new();
         for (f, v) in &entry.fields {
             put_varstring(&mut value, f);
@@ -137,94 +152,111 @@ impl KvrocksCheckpoint {
         w.commit();
     }
 
-    /// `XDEL k id ...` (`Stream::DeleteEntries`): the entries go, the max deleted id moves,
-    /// and the first and last ids follow the entries left.
-    fn xdel(&mut self, ns: &str, key: &[u8], spec: &StreamSpec) {
-        let (mut meta, mut ids) = self.open_stream(ns, key, Encoding::New);
+    /// `XDEL k id...` (`Stream::DeleteEntries`): the entries' deletes; the max deleted id
+    /// moves up; a deleted first (last) entry hands its place to the next (previous) subkey
+    /// the database holds; all deleted clears the ids. Nothing on a missing stream; a batch
+    /// of LogData only when no id exists. Returns how many went.
+    pub fn xdel(&mut self, ns: &str, key: impl AsRef<[u8]>, ids: &[Id]) -> u64 {
+        let key = key.as_ref();
+        let Some((mut meta, mut s)) = self.stream_meta(ns, key) else { return 0 };
+        let rows: Vec<Vec<u8>> = self.subkeys(Cf::Stream, ns, key, meta.version).into_iter().map(|(k, _)| k).collect();
         let mut w = self.write(Some("8".into()));
-        for id in &spec.deleted {
-            w.delete(Cf::Stream, &self.internal_key(ns, key, meta.version, &id_bytes(*id)));
-            ids.max_deleted = ids.max_deleted.max(*id);
+        let mut deleted = 0;
+        for id in ids {
+            let sub = id_bytes(*id);
+            let entry_key = self.internal_key(ns, key, meta.version, &sub);
+            if w.get(Cf::Stream, &entry_key).is_none() {
+                continue;
+            }
+            deleted += 1;
+            w.delete(Cf::Stream, &entry_key);
+            s.max_deleted = s.max_deleted.max(*id);
+            if deleted == meta.size {
+                (s.first, s.last, s.recorded_first) = ((0, 0), (0, 0), (0, 0));
+                break;
+            }
+            if *id == s.first {
+                s.first = rows.iter().find(|r| **r > sub).map_or((0, 0), |r| id_of(r));
+                s.recorded_first = s.first;
+            }
+            if *id == s.last {
+                s.last = rows.iter().rev().find(|r| **r < sub).map_or((0, 0), |r| id_of(r));
+            }
         }
-        let left: Vec<Id> = spec.entries.iter().map(|e| e.id).filter(|id| !spec.deleted.contains(id)).collect();
-        meta.size = left.len() as u64;
-        ids.first = left.first().copied().unwrap_or_default();
-        ids.last = left.last().copied().unwrap_or_default();
-        ids.recorded_first = ids.first;
-        w.put(Cf::Metadata, &self.ns_key(ns, key), &ids.encode(&meta));
+        if deleted > 0 {
+            meta.size -= deleted;
+            w.put(Cf::Metadata, &self.ns_key(ns, key), &s.encode(&meta));
+        }
         w.commit();
+        deleted
     }
 
-    /// `XGROUP CREATE`, `XGROUP CREATECONSUMER` per consumer, then the pending entries.
-    fn xgroup(&mut self, ns: &str, key: &[u8], group: &GroupSpec) {
-        let (meta, mut ids) = self.open_stream(ns, key, Encoding::New);
-        let sub = |parts: &[&[u8]]| self.internal_key(ns, key, meta.version, &parts.concat());
-        let group_key = sub(&[&u64::MAX.to_be_bytes(), &[1], &len_bytes(&group.name), &group.name]);
-        let consumer_key =
-            |c: &[u8]| sub(&[&u64::MAX.to_be_bytes(), &[2], &len_bytes(&group.name), &group.name, &len_bytes(c), c]);
-        let lag = if group.entries_read >= 0 { ids.entries_added.saturating_sub(group.entries_read as u64) } else { 0 };
-        let mut value =
-            GroupValue { consumers: 0, pending: 0, last: group.last_delivered, read: group.entries_read, lag };
+    /// `XTRIM k MAXLEN|MINID = x` (`Stream::Trim`): the entries from the first one deleted
+    /// until the strategy holds, the first id following, the max deleted id set to the last
+    /// one deleted (even below a previous one); nothing when none goes. Returns how many.
+    pub fn xtrim(&mut self, ns: &str, key: impl AsRef<[u8]>, trim: Trim) -> u64 {
+        let key = key.as_ref();
+        let Some((mut meta, mut s)) = self.stream_meta(ns, key) else { return 0 };
+        let done = |size: u64, first: Id| match trim {
+            Trim::MaxLen(n) => size <= n,
+            Trim::MinId(id) => first >= id,
+        };
+        if meta.size == 0 || done(meta.size, s.first) {
+            return 0;
+        }
+        let rows = self.subkeys(Cf::Stream, ns, key, meta.version);
+        let start = id_bytes(s.first);
+        let mut rows = rows.iter().map(|(k, _)| k).skip_while(|k| **k < start).peekable();
         let mut w = self.write(Some("8".into()));
-        w.put(Cf::Stream, &group_key, &value.encode());
-        ids.group_number += 1;
-        w.put(Cf::Metadata, &self.ns_key(ns, key), &ids.encode(&meta));
+        let (mut deleted, mut last_deleted) = (0, None);
+        while meta.size > 0 && !done(meta.size, s.first) {
+            let Some(sub) = rows.next() else { break };
+            w.delete(Cf::Stream, &self.internal_key(ns, key, meta.version, sub));
+            (deleted, meta.size, last_deleted) = (deleted + 1, meta.size - 1, Some(id_of(sub)));
+            s.first = rows.peek().map_or((0, 0), |next| id_of(next));
+            s.recorded_first = s.first;
+        }
+        if meta.size == 0 {
+            (s.first, s.last, s.recorded_first) = ((0, 0), (0, 0), (0, 0));
+        }
+        let Some(last_deleted) = last_deleted else { return 0 };
+        s.max_deleted = last_deleted;
+        w.put(Cf::Metadata, &self.ns_key(ns, key), &s.encode(&meta));
         w.commit();
-        for consumer in &group.consumers {
-            let mut w = self.write(Some("8".into()));
-            value.consumers += 1;
-            w.put(Cf::Stream, &consumer_key(consumer), &consumer_value(0, 0));
-            w.put(Cf::Stream, &group_key, &value.encode());
-            w.commit();
-        }
-        if group.pending.is_empty() {
-            return;
-        }
-        let mut w = self.write(Some("8".into()));
-        for p in &group.pending {
-            let pel_key = sub(&[&u64::MAX.to_be_bytes(), &[3], &len_bytes(&group.name), &group.name, &id_bytes(p.id)]);
-            let mut pel = [p.delivery_ms.to_be_bytes(), p.delivery_count.to_be_bytes()].concat();
-            pel.extend_from_slice(&len_bytes(&p.consumer));
-            pel.extend_from_slice(&p.consumer);
-            w.put(Cf::Stream, &pel_key, &pel);
-        }
-        for consumer in &group.consumers {
-            let mine = group.pending.iter().filter(|p| &p.consumer == consumer);
-            let (count, time) = (mine.clone().count() as u64, mine.map(|p| p.delivery_ms).max().unwrap_or(0));
-            w.put(Cf::Stream, &consumer_key(consumer), &consumer_value(count, time));
-        }
-        value.pending = group.pending.len() as u64;
-        w.put(Cf::Stream, &group_key, &value.encode());
+        deleted
+    }
+
+    /// `XSETID k last [ENTRIESADDED n] [MAXDELETEDID id]` (`Stream::SetId`): LogData
+    /// `8 XSETID`, the metadata; on a missing key an empty stream (64-bit). Panics where
+    /// Kvrocks refuses.
+    pub fn xsetid(&mut self, ns: &str, key: impl AsRef<[u8]>, last: Id, added: Option<u64>, max_deleted: Option<Id>) {
+        let key = key.as_ref();
+        assert!(max_deleted.is_none_or(|m| m <= last), "XSETID: max deleted id above the last id");
+        let (meta, mut s) = match self.stream_meta(ns, key) {
+            Some(found) => found,
+            None => {
+                assert!(added.unwrap_or(0) > 0 && max_deleted.unwrap_or_default() != (0, 0), "XSETID: empty stream");
+                (Metadata::new(KvType::Stream, Encoding::New, self.next_version()), Ids::default())
+            }
+        };
+        assert!(meta.size == 0 || last >= s.last_generated, "XSETID: smaller than the last id");
+        assert!(meta.size == 0 || added.is_none_or(|n| n >= meta.size), "XSETID: entries added below the size");
+        s.last_generated = last;
+        s.entries_added = added.unwrap_or(s.entries_added);
+        s.max_deleted = max_deleted.filter(|m| *m != (0, 0)).unwrap_or(s.max_deleted);
+        let mut w = self.write(Some("8 XSETID".into()));
+        w.put(Cf::Metadata, &self.ns_key(ns, key), &s.encode(&meta));
         w.commit();
     }
 }
 
-/// A group's value (`encodeStreamConsumerGroupMetadataValue`).
-struct GroupValue {
-    consumers: u64,
-    pending: u64,
-    last: Id,
-    read: i64,
-    lag: u64,
+/// The id of an entry subkey (`entryIDFromInternalKey`: its first 16 bytes, whatever the
+/// subkey is).
+pub(super) fn id_of(sub: &[u8]) -> Id {
+    let word = |at: usize| sub.get(at..at + 8).and_then(|b| b.try_into().ok()).map_or(0, u64::from_be_bytes);
+    (word(0), word(8))
 }
 
-impl GroupValue {
-    fn encode(&self) -> Vec<u8> {
-        let fields = [self.consumers, self.pending, self.last.0, self.last.1, self.read as u64, self.lag];
-        fields.iter().flat_map(|f| f.to_be_bytes()).collect()
-    }
-}
-
-/// A consumer's value (`encodeStreamConsumerMetadataValue`): pending, last attempted and
-/// last successful interaction.
-fn consumer_value(pending: u64, time_ms: u64) -> Vec<u8> {
-    [pending, time_ms, time_ms].iter().flat_map(|f| f.to_be_bytes()).collect()
-}
-
-fn id_bytes((ms, seq): Id) -> Vec<u8> {
+pub(super) fn id_bytes((ms, seq): Id) -> Vec<u8> {
     [ms.to_be_bytes(), seq.to_be_bytes()].concat()
-}
-
-fn len_bytes(name: &[u8]) -> [u8; 8] {
-    (name.len() as u64).to_be_bytes()
 }

@@ -1,14 +1,17 @@
-//! The write methods of strings, hashes, sets, zsets, sortedints, lists, bitmaps, JSON and
-//! bloom filters, each as the Kvrocks command writes its key (`src/types/redis_*.cc`).
-//! A collection written with an expiry gets it from a separate `EXPIRE` write, as a
-//! client would have to; a key that already exists (alive) keeps its version and encoding.
+//! The adding commands of strings, hashes, sets, zsets, sortedints, lists, JSON and bloom
+//! filters, each as the Kvrocks command writes its key (`src/types/redis_*.cc`). A
+//! collection written with an expiry gets it from a separate `EXPIRE` write, as a client
+//! would have to; a key that already exists (alive) keeps its version and encoding.
+//! `HSET` and `ZADD` walk their arguments backwards (the last of a repeated field wins),
+//! `SADD` forwards; all three write their batch even when nothing changed (LogData only).
 
-use super::encode::{encode_double, put_metadata_extras, Encoding, Expiry, KvType, Metadata, LIST_INITIAL_INDEX};
+use std::collections::HashSet;
+
+use super::encode::{
+    decode_double, encode_double, put_metadata_extras, Encoding, Expiry, KvType, Metadata, LIST_INITIAL_INDEX,
+};
 use super::{Cf, KvrocksCheckpoint};
 
-/// Bits and bytes of a bitmap segment (`kBitmapSegmentBits`, `kBitmapSegmentBytes`).
-const SEGMENT_BITS: u64 = 8 * 1024;
-const SEGMENT_BYTES: u64 = 1024;
 /// Bloom filter size bounds (`kMinimumBloomFilterBytes`, `kMaximumBloomFilterBytes`).
 const BLOOM_MIN_BYTES: u64 = 32;
 const BLOOM_MAX_BYTES: u64 = 128 * 1024 * 1024;
@@ -60,17 +63,26 @@ impl KvrocksCheckpoint {
         self.expire_at(ns, key.as_ref(), expiry);
     }
 
-    /// Subkeys of a hash, set or sortedint, added or overwritten; the size counts new ones.
-    fn members(&mut self, ns: &str, key: &[u8], kind: KvType, enc: Encoding, items: Vec<(Vec<u8>, Vec<u8>)>) {
+    /// Subkeys of a hash (`Hash::MSet`: backwards, a field holding the same value left
+    /// alone), set (`Set::Add`) or sortedint (`Sortedint::Add`: no dedup, nothing written
+    /// when nothing is added); the size counts new ones.
+    fn members(&mut self, ns: &str, key: &[u8], kind: KvType, enc: Encoding, mut items: Vec<(Vec<u8>, Vec<u8>)>) {
         let (mut meta, _) = self.open_key(ns, key, kind, enc);
         let mut w = self.write(Some(kind.id().to_string()));
+        if kind == KvType::Hash {
+            items.reverse();
+        }
+        let mut seen = HashSet::new();
         let mut added = 0;
         for (sub, value) in &items {
-            let sub_key = self.internal_key(ns, key, meta.version, sub);
-            if w.is_new(Cf::Default, &sub_key) {
-                added += 1;
-            } else if kind != KvType::Hash {
+            if kind != KvType::Sortedint && !seen.insert(sub.clone()) {
                 continue;
+            }
+            let sub_key = self.internal_key(ns, key, meta.version, sub);
+            match w.get(Cf::Default, &sub_key) {
+                Some(old) if kind != KvType::Hash || old == *value => continue,
+                Some(_) => {}
+                None => added += 1,
             }
             w.put(Cf::Default, &sub_key, value);
         }
@@ -78,7 +90,9 @@ impl KvrocksCheckpoint {
             meta.size += added;
             w.put(Cf::Metadata, &self.ns_key(ns, key), &meta.encode());
         }
-        w.commit();
+        if added > 0 || kind != KvType::Sortedint {
+            w.commit();
+        }
     }
 
     /// `ZADD k score member ...` (`ZSet::Add`): member → score in `default`, score + member
@@ -97,11 +111,12 @@ impl KvrocksCheckpoint {
         let score_key =
             |score: &[u8], member: &[u8]| self.internal_key(ns, key, meta.version, &[score, member].concat());
         let mut added = 0;
-        for (member, score) in members {
-            let (member, score) = (member.as_ref(), encode_double(*score));
+        let mut seen = HashSet::new();
+        for (member, score) in members.iter().rev().filter(|(m, _)| seen.insert(m.as_ref().to_vec())) {
+            let (member, value, score) = (member.as_ref(), *score, encode_double(*score));
             let member_key = self.internal_key(ns, key, meta.version, member);
             match w.get(Cf::Default, &member_key) {
-                Some(old) if old == score => continue,
+                Some(old) if decode_double(&old) == value => continue,
                 Some(old) => w.delete(Cf::ZSetScore, &score_key(&old, member)),
                 None => added += 1,
             }
@@ -171,36 +186,6 @@ impl KvrocksCheckpoint {
         w.commit();
     }
 
-    /// A bitmap with `bits` set, one `SETBIT k bit 1` each, in this order.
-    pub fn bitmap(&mut self, ns: &str, key: impl AsRef<[u8]>, bits: &[u64], expiry: Expiry, enc: Encoding) {
-        for bit in bits {
-            self.setbit(ns, key.as_ref(), *bit, enc);
-        }
-        self.expire_at(ns, key.as_ref(), expiry);
-    }
-
-    /// `SETBIT k bit 1` (`Bitmap::SetBit`): the bit's segment (subkey: its byte offset in
-    /// decimal) grown as `ExpandBitmapSegment` grows it, bits LSB-first; the metadata's size
-    /// (bytes) when the bitmap grew.
-    pub fn setbit(&mut self, ns: &str, key: impl AsRef<[u8]>, bit: u64, enc: Encoding) {
-        let key = key.as_ref();
-        let (mut meta, _) = self.open_key(ns, key, KvType::Bitmap, enc);
-        let segment_offset = bit / SEGMENT_BITS * SEGMENT_BYTES;
-        let sub_key = self.internal_key(ns, key, meta.version, segment_offset.to_string().as_bytes());
-        let mut w = self.write(Some(format!("6 9 {bit}")));
-        let mut segment = w.get(Cf::Default, &sub_key).unwrap_or_default();
-        let byte = ((bit / 8) % SEGMENT_BYTES) as usize;
-        expand_segment(&mut segment, byte + 1);
-        segment[byte] |= 1 << (bit % 8);
-        w.put(Cf::Default, &sub_key, &segment);
-        let size = meta.size.max(segment_offset + byte as u64 + 1);
-        if size != meta.size {
-            meta.size = size;
-            w.put(Cf::Metadata, &self.ns_key(ns, key), &meta.encode());
-        }
-        w.commit();
-    }
-
     /// `JSON.SET k $ <text>` (`Json::write`, storage format JSON): `flags | expire | 0 | text`.
     pub fn json(&mut self, ns: &str, key: impl AsRef<[u8]>, text: &str, expiry: Expiry, enc: Encoding) {
         let key = key.as_ref();
@@ -244,21 +229,6 @@ impl KvrocksCheckpoint {
     }
 }
 
-/// `ExpandBitmapSegment`: at least `min_bytes`, doubling while that is enough, capped at 1 KiB.
-pub(super) fn expand_segment(segment: &mut Vec<u8>, min_bytes: usize) {
-    let old = segment.len();
-    if min_bytes > old {
-        let new = if min_bytes > old * 2 {
-            min_bytes
-        } else if old * 2 > SEGMENT_BYTES as usize {
-            SEGMENT_BYTES as usize
-        } else {
-            old * 2
-        };
-        segment.resize(new, 0);
-    }
-}
-
 /// `BlockSplitBloomFilter::OptimalNumOfBytes`.
 fn bloom_bytes(capacity: u32, error_rate: f64) -> u32 {
     let m = -8.0 * f64::from(capacity) / (1.0 - error_rate.powf(1.0 / 8.0)).ln();
@@ -272,16 +242,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bitmap_segments_grow_as_kvrocks_grows_them() {
-        let mut segment = Vec::new();
-        let sizes: Vec<usize> = [1, 2, 3, 5, 1024]
-            .iter()
-            .map(|min| {
-                expand_segment(&mut segment, *min);
-                segment.len()
-            })
-            .collect();
-        assert_eq!(sizes, [1, 2, 4, 8, 1024]);
+    fn bloom_filters_are_sized_as_kvrocks_sizes_them() {
         // The capture's `BF.ADD b x`: capacity 100, error rate 0.01 → 128 bytes.
         assert_eq!(bloom_bytes(100, 0.01), 128);
         assert_eq!(bloom_bytes(1, 0.5), 32);
