@@ -6,7 +6,8 @@
 #    testkit's Kvrocks writer into bench-data/kvrocks-N) served by the mock Kvrocks master,
 #    copied by `replicant sync --once` into a fresh redis-server; then, for comparison, the
 #    Redis full sync of the same keys: `replicant sync --once` from that redis-server (which
-#    now holds exactly them) into another fresh one. Both timed from start to exit.
+#    now holds exactly them) into another fresh one. Both timed from start to exit; the
+#    Kvrocks copy's peak RSS measured with /usr/bin/time when it is installed.
 # Each full copy runs RUNS times (default 3), interleaved; prints a Markdown row per round
 # and the medians. Usage: [RUNS=3] scripts/bench-kvrocks.sh [N]
 set -euo pipefail
@@ -37,19 +38,22 @@ exec 4> "$WORK/hold"
 for _ in $(seq 600); do [ -s "$WORK/port" ] && break; sleep 0.1; done
 KV=$(head -1 "$WORK/port")
 
-echo "| round | Kvrocks checkpoint → Redis | keys/s | Redis full sync of the same keys | keys/s | Kvrocks / Redis |"
-echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+TIMED=()
+[ -x /usr/bin/time ] && TIMED=(/usr/bin/time -f %M -o "$WORK/rss")
+echo "| round | Kvrocks checkpoint → Redis | keys/s | peak RSS | Redis full sync of the same keys | keys/s | Kvrocks / Redis |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
 kvs=(); rss=(); ratios=()
 for round in $(seq "$RUNS"); do
   t=$(free_port); start_target "kv-$round" "$t"
   a=$(now)
-  "${OTHER_CPUS[@]}" "$BIN" sync --source "redis://:benchpass@127.0.0.1:$KV" --target "redis://127.0.0.1:$t" \
+  "${TIMED[@]}" "${OTHER_CPUS[@]}" "$BIN" sync --source "redis://:benchpass@127.0.0.1:$KV" --target "redis://127.0.0.1:$t" \
     --once --state-dir "$WORK/state-$round" --progress never 2>"$WORK/kv-$round.log" \
     || { cat "$WORK/kv-$round.log"; exit 1; }
   b=$(now)
   keys=$(redis-cli -p "$t" DBSIZE)
   [ "$keys" = "$N" ] || { echo "the Kvrocks copy holds $keys keys, not $N"; exit 1; }
   kv=$(echo "$b - $a" | bc)
+  peak=$([ -s "$WORK/rss" ] && echo "$(( $(cat "$WORK/rss") / 1024 )) MiB" || echo "?")
 
   r=$(free_port); start_target "redis-$round" "$r"
   a=$(now)
@@ -61,10 +65,10 @@ for round in $(seq "$RUNS"); do
   stop_server "$t"; stop_server "$r"
   ratio=$(echo "$kv / $rs" | bc -l)
   kvs+=("$kv"); rss+=("$rs"); ratios+=("$ratio")
-  printf '| %s | %.2f s | %.0f | %.2f s | %.0f | %.2f× |\n' "$round" "$kv" "$(echo "$N / $kv" | bc -l)" \
-    "$rs" "$(echo "$N / $rs" | bc -l)" "$ratio"
+  printf '| %s | %.2f s | %.0f | %s | %.2f s | %.0f | %.2f× |\n' "$round" "$kv" "$(echo "$N / $kv" | bc -l)" \
+    "$peak" "$rs" "$(echo "$N / $rs" | bc -l)" "$ratio"
 done
-printf '| median of %s (%s keys) | %.2f s | %.0f | %.2f s | %.0f | %.2f× |\n' "$RUNS" "$N" "$(median "${kvs[@]}")" \
+printf '| median of %s (%s keys) | %.2f s | %.0f | | %.2f s | %.0f | %.2f× |\n' "$RUNS" "$N" "$(median "${kvs[@]}")" \
   "$(echo "$N / $(median "${kvs[@]}")" | bc -l)" "$(median "${rss[@]}")" "$(echo "$N / $(median "${rss[@]}")" | bc -l)" \
   "$(median "${ratios[@]}")"
 exec 4>&-
