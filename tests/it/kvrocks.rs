@@ -424,3 +424,58 @@ fn kvrocks_publish_is_forwarded_only_when_asked() {
         assert_eq!(got, want, "forward_publish = {forward}\n{}", daemon.log());
     }
 }
+
+/// `REPLICAOF host port` on the admin port tells a Kvrocks master by its INFO, as the
+/// configured source does: the checkpoint is copied and the stream followed.
+#[test]
+fn replicaof_on_the_admin_port_tells_a_kvrocks_master() {
+    let case = kvrocks_capture(CASE);
+    let master = MockKvrocks::builder()
+        .checkpoint_dir(case.join("checkpoint"))
+        .checkpoint_files(replicant_testkit::kvrocks_master::capture::checkpoint_order(&case))
+        .sequence(replicant_testkit::kvrocks_master::capture::checkpoint_sequence(&case))
+        .start();
+    let target = RedisServer::start();
+    let (state, admin_port) = (tempfile::tempdir().unwrap(), free_port());
+    let (dst, admin_addr) = (target.url(), format!("127.0.0.1:{admin_port}"));
+    #[rustfmt::skip]
+    let daemon = Daemon::start(&[
+        "sync", "--target", &dst, "--kvrocks-namespace", "ns1=1", "--skip-types", "json,bloom",
+        "--state-dir", state.path().to_str().unwrap(), "--admin", &admin_addr, "--progress", "never",
+    ]);
+    let mut conn = admin(admin_port);
+    let reply: String = redis::cmd("REPLICAOF").arg("127.0.0.1").arg(master.port()).query(&mut conn).unwrap();
+    assert_eq!(reply, "OK");
+    let snapshot = expected_json(CASE, "expected-snapshot.json");
+    wait_applied(admin_port, snapshot["sequence"].as_u64().unwrap(), &daemon);
+    let checked = dataset::check(&mut target.conn(), &snapshot, &MODULE_TYPES);
+    assert!(checked > 20, "{checked} keys compared");
+    assert!(daemon.log().contains("The master is a Kvrocks server"), "{}", daemon.log());
+}
+
+/// A batch naming a column family Kvrocks 2.10 does not have stops the job naming the
+/// batch's sequence and the record's offset; nothing of it is applied.
+#[test]
+fn a_kvrocks_batch_with_an_unknown_column_family_stops_the_job() {
+    let batches = stream_batches(&kvrocks_capture(CASE))[..SIMPLE_BATCHES].to_vec();
+    let master = mock_with(batches);
+    let (target, _state, daemon, admin_port) = resume_at(&master, 98);
+    let sequence = master.latest_sequence();
+    wait_applied(admin_port, sequence, &daemon);
+    // A put into column family 9, then a put of a string in the metadata CF.
+    let mut rep = (sequence + 1).to_le_bytes().to_vec();
+    rep.extend_from_slice(&2u32.to_le_bytes());
+    rep.extend_from_slice(&[0x05, 9, 1, b'k', 1, b'v']);
+    rep.extend_from_slice(&[0x05, 1, 13]);
+    rep.extend_from_slice(b"\x0b__namespacez");
+    rep.extend_from_slice(&[9, 0x01, 0, 0, 0, 0, b'v', b'a', b'l', b'u']);
+    master.push_batch(rep);
+    let mut conn = admin(admin_port);
+    wait_for("phase:failed", Duration::from_secs(30), || {
+        field(&info(&mut conn, "replication"), "phase").as_deref() == Some("failed")
+    });
+    let error = field(&info(&mut conn, "replication"), "last_error").unwrap();
+    assert!(error.contains(&format!("sequence {}", sequence + 1)), "{error}");
+    assert!(error.contains("column family id 9"), "{error}");
+    assert!(actual(&mut target.conn(), "z").is_none(), "a record of the bad batch was applied");
+}
