@@ -13,10 +13,11 @@ command -v redis-cli >/dev/null || { echo "redis-cli is missing: run make deps" 
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-# The debug profile, as `make test` and `make lint` use: RocksDB (a C++ dependency of the
-# Kvrocks source) is then built once, not once more for a release profile.
+# The debug profile and the very build `make test` makes (every target of the workspace:
+# build scripts then see the same features): RocksDB (a C++ dependency of the Kvrocks and
+# Pika sources) is built once, not once more for another feature set or profile.
 say "Building replicant"
-cargo build --quiet
+cargo test --workspace --no-run --quiet
 BIN=target/debug/replicant
 
 # shellcheck source=scripts/servers.sh

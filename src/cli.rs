@@ -77,8 +77,8 @@ pub(crate) struct SyncArgs {
     /// The target's master's name at its Sentinels.
     #[arg(long, value_name = "NAME", requires = "target_sentinel")]
     pub(crate) target_master_name: Option<String>,
-    /// The protocol the master speaks: auto (ask its INFO), redis, kvrocks.
-    #[arg(long, value_name = "KIND", default_value = "auto", value_parser = ["auto", "redis", "kvrocks"])]
+    /// The protocol the master speaks: auto (ask its INFO), redis, kvrocks, pika.
+    #[arg(long, value_name = "KIND", default_value = "auto", value_parser = ["auto", "redis", "kvrocks", "pika"])]
     pub(crate) source_kind: String,
     /// A Kvrocks namespace's target database, `NAMESPACE=DB` (repeatable; `default=0` is
     /// always there unless given another database).

@@ -41,6 +41,7 @@ fn config_from_args(args: &SyncArgs) -> anyhow::Result<Config> {
     c.source.kind = match args.source_kind.as_str() {
         "redis" => SourceKind::Redis,
         "kvrocks" => SourceKind::Kvrocks,
+        "pika" => SourceKind::Pika,
         _ => SourceKind::Auto,
     };
     for entry in &args.kvrocks_namespace {

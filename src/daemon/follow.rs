@@ -183,6 +183,8 @@ async fn session(
     let source_dbs = match kind {
         Kind::Redis => super::kvrocks_target::master_databases(master).await,
         Kind::Kvrocks => plan.kvrocks_namespaces.databases(),
+        // One database so far (the link refuses a master with more).
+        Kind::Pika => vec![0],
     };
     let (mut writer, target_at) =
         match connect_writer(plan, resume.is_some(), start.partial_snapshot, &source_dbs).await {

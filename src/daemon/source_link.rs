@@ -1,6 +1,7 @@
 //! The link a session runs, by the kind of master: a Redis or Valkey master
-//! (`replicant_link`: `PSYNC`, RDB snapshot, command stream) or a Kvrocks master
-//! (`replicant_kvrocks::source`: checkpoint, WriteBatches by sequence). Both deliver to the
+//! (`replicant_link`: `PSYNC`, RDB snapshot, command stream), a Kvrocks master
+//! (`replicant_kvrocks::source`: checkpoint, WriteBatches by sequence) or a Pika master
+//! (`replicant_pika::link`: dump over RsyncService, binlog by position). All deliver to the
 //! same writer through the same `Sink`, report in the same `LinkStatus` and end with the
 //! same `LinkError`, so the session around them does not know which it runs. The kind is
 //! configured (`source.kind`) or asked from the master (`INFO server`).
@@ -14,6 +15,7 @@ use replicant_kvrocks::source::{KvrocksLink, Namespaces, KVROCKS_HISTORY};
 use replicant_kvrocks::RedisType;
 use replicant_link::{LinkConfig, LinkError, LinkStatus};
 use replicant_net::Endpoint;
+use replicant_pika::link::{PikaLink, PIKA_HISTORY};
 use replicant_pipeline::Writer;
 use replicant_repl::ResumePoint;
 use replicant_target::{Connection, Reply};
@@ -25,14 +27,17 @@ use super::plan::Plan;
 pub(crate) enum Kind {
     Redis,
     Kvrocks,
+    Pika,
 }
 
 /// The kind of `master`: as configured, or from its `INFO server` (`kvrocks_version` means
-/// Kvrocks; a master that cannot be asked is taken for a Redis, whose link then says why).
+/// Kvrocks, `pika_version` Pika; a master that cannot be asked is taken for a Redis, whose
+/// link then says why).
 pub(crate) async fn kind_of(master: &Endpoint, configured: SourceKind) -> Kind {
     match configured {
         SourceKind::Redis => Kind::Redis,
         SourceKind::Kvrocks => Kind::Kvrocks,
+        SourceKind::Pika => Kind::Pika,
         SourceKind::Auto => {
             let ask = async {
                 let mut conn = Connection::connect(master, 4).await.ok()?;
@@ -42,10 +47,13 @@ pub(crate) async fn kind_of(master: &Endpoint, configured: SourceKind) -> Kind {
                 }
             };
             let info = tokio::time::timeout(Duration::from_secs(10), ask).await.ok().flatten();
-            let kvrocks = info.is_some_and(|text| text.lines().any(|l| l.starts_with("kvrocks_version:")));
-            if kvrocks {
+            let has = |field: &str| info.as_ref().is_some_and(|text| text.lines().any(|l| l.starts_with(field)));
+            if has("kvrocks_version:") {
                 tracing::info!(master = %master.addr(), "The master is a Kvrocks server.");
                 Kind::Kvrocks
+            } else if has("pika_version:") {
+                tracing::info!(master = %master.addr(), "The master is a Pika server.");
+                Kind::Pika
             } else {
                 Kind::Redis
             }
@@ -57,6 +65,7 @@ pub(crate) async fn kind_of(master: &Endpoint, configured: SourceKind) -> Kind {
 pub(crate) enum SourceLink {
     Redis(LinkConfig),
     Kvrocks(KvrocksLink),
+    Pika(PikaLink),
 }
 
 impl SourceLink {
@@ -90,6 +99,24 @@ impl SourceLink {
                 };
                 Ok(SourceLink::Kvrocks(link))
             }
+            Kind::Pika => {
+                let work_dir = plan.state_dir.clone().unwrap_or_else(std::env::temp_dir);
+                let mut link = PikaLink::new(master.clone(), work_dir);
+                link.full_resync = plan.full_resync;
+                link.timeout = plan.source_timeout;
+                link.resume = match resume {
+                    Some(at) if at.replid == PIKA_HISTORY => Some(at.offset),
+                    Some(at) => anyhow::bail!(
+                        "the checkpoint follows the replication history {} of another kind of master, and {} is a \
+                         Pika server: it cannot be continued there. Start again with a full copy (remove the \
+                         checkpoint; an empty target or target.existing_data = \"replace\")",
+                        at.replid,
+                        master.addr()
+                    ),
+                    None => None,
+                };
+                Ok(SourceLink::Pika(link))
+            }
         }
     }
 
@@ -108,6 +135,7 @@ impl SourceLink {
         match self {
             SourceLink::Redis(link) => replicant_link::run(link, writer, status, stopped).await,
             SourceLink::Kvrocks(link) => replicant_kvrocks::source::run(link, writer, status, stopped).await,
+            SourceLink::Pika(link) => replicant_pika::link::run(link, writer, status, stopped).await,
         }
     }
 }

@@ -12,6 +12,7 @@ mod kvrocks_target;
 mod kvrocks_types;
 mod load;
 mod output_buffer;
+mod pika;
 mod process;
 mod rdb_corpus;
 mod rdb_restore;

@@ -19,9 +19,11 @@ pub enum SourceKind {
     Redis,
     /// Apache Kvrocks: a checkpoint (`_fetch_meta`/`_fetch_file`), then WriteBatches by sequence.
     Kvrocks,
+    /// Pika 3.5/4.x: a dump over its RsyncService, then its binlog by position.
+    Pika,
 }
 
-choices!(SourceKind { Auto = "auto", Redis = "redis", Kvrocks = "kvrocks" });
+choices!(SourceKind { Auto = "auto", Redis = "redis", Kvrocks = "kvrocks", Pika = "pika" });
 
 /// `[source.kvrocks]`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

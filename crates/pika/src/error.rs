@@ -210,6 +210,24 @@ pub enum PikaError {
         /// MD5 of the info file received.
         actual: String,
     },
+    /// A fetched dump (or one of its RocksDB directories) does not open or cannot be read.
+    #[error("Pika dump {dir}: {why}")]
+    Dump {
+        /// The directory.
+        dir: String,
+        /// What went wrong (RocksDB's message, or what is missing).
+        why: String,
+    },
+    /// A record of a fetched dump that does not decode.
+    #[error("Pika dump {dir}: key {}: {what}", Lossy(key))]
+    DumpKey {
+        /// The RocksDB directory holding it.
+        dir: String,
+        /// The user key (or the raw record key, when even that does not decode).
+        key: Vec<u8>,
+        /// What is wrong.
+        what: &'static str,
+    },
 }
 
 /// Displays bytes as UTF-8, escaping what is not.

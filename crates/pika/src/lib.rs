@@ -1,6 +1,7 @@
-//! Sans-IO core of following an OpenAtomFoundation Pika 3.5/4.x master as a replica: pure
-//! codecs and state machines over bytes, no sockets, no clocks, no tokio. An I/O driver
-//! owns the connections and feeds these.
+//! Following an OpenAtomFoundation Pika 3.5/4.x master as a replica. The core is sans-IO:
+//! pure codecs and state machines over bytes, no sockets, no clocks, no tokio; [`link`] is
+//! the tokio driver that owns the connections, feeds them, and delivers to a
+//! [`replicant_link::Sink`] like the other sources.
 //!
 //! # Brief overview
 //!
@@ -64,6 +65,10 @@
 //! - `session`: the InnerMessage replica state machine (`handlers`: MetaSync, TrySync,
 //!   DBSync, RemoveSlaveNode; `stream`: BinlogSync and acks; `request`: the requests).
 //! - `rsync`: the RsyncService transfer; `rsync::info`: the dump's `info` file.
+//! - `dump`: a fetched dump's RocksDB directories (4.x instances, 3.5 per-type databases)
+//!   read into Redis commands ([`dump::read_dump`]).
+//! - `link`: the I/O driver (`conn`: framed TCP; `session`: the InnerMessage connection
+//!   and the stream; `fetch`: the dump over RsyncService; `copy`: the dump to the sink).
 //! - `error`: [`PikaError`].
 //!
 //! Malformed input is a [`PikaError`] saying what and where; nothing panics, and no
@@ -71,14 +76,16 @@
 //!
 //! # Not here yet
 //!
-//! The I/O driver (sockets, reconnects, writing the dump to disk, loading it), reading
-//! the fetched RocksDB dump into Redis commands, and Pika ≤ 3.4's rsync-daemon full sync.
+//! Masters with several databases (refused by name), prechecks of binlog retention, and
+//! Pika ≤ 3.4's rsync-daemon full sync. See `docs/pika.md`.
 
 #![deny(missing_docs)]
 
 mod binlog;
+pub mod dump;
 mod error;
 mod frame;
+pub mod link;
 mod position;
 pub mod proto;
 mod resp;
