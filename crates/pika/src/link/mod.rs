@@ -17,6 +17,7 @@
 mod conn;
 mod copy;
 mod fetch;
+mod precheck;
 mod session;
 
 use std::future::Future;
@@ -98,6 +99,10 @@ pub async fn run<S: Sink>(
 ) -> Result<(), LinkError> {
     tokio::pin!(shutdown);
     status.set_replid(Some(PIKA_HISTORY.to_string()));
+    match precheck::MasterFacts::read(&cfg.master, cfg.timeout).await {
+        Ok(facts) => facts.report(),
+        Err(e) => tracing::warn!(error = %e, "Cannot read the Pika master's INFO and binlog settings."),
+    }
     let mut next = cfg.resume;
     let (mut pause, mut delivered) = (cfg.backoff, false);
     loop {

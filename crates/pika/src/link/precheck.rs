@@ -1,0 +1,212 @@
+//! What is checked on a Pika master before its dump is fetched, over its client port: its
+//! version (logged), how long it keeps its binlog (`expire-logs-nums` files,
+//! `expire-logs-days`) against how long the copy may take (a warning naming the setting: a
+//! copy that outlasts the binlog ends with a purged position), and whether the dump fits on
+//! the disk it is fetched to (`db_size` against the free space: a refusal before a byte is
+//! fetched).
+
+use std::path::Path;
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use replicant_link::LinkError;
+use replicant_net::Endpoint;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::source_error;
+
+/// A pace the copy is assumed to keep at the least, for the warning: 20 MB/s.
+const SLOW_COPY_BYTES_PER_SEC: u64 = 20_000_000;
+/// Free space kept beyond the dump's size.
+const SPACE_MARGIN: u64 = 64 << 20;
+/// The largest reply read here (`INFO` is a few KiB).
+const REPLY_MAX: usize = 1 << 20;
+
+/// What the master says about itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct MasterFacts {
+    /// `pika_version`.
+    pub(crate) version: Option<String>,
+    /// `db_size`: the bytes of its data.
+    pub(crate) db_size: Option<u64>,
+    /// `expire-logs-nums`: binlog files kept.
+    pub(crate) log_files: Option<u64>,
+    /// `expire-logs-days`.
+    pub(crate) log_days: Option<u64>,
+}
+
+impl MasterFacts {
+    /// Reads `INFO` and the binlog settings; what cannot be read stays `None`.
+    pub(crate) async fn read(master: &Endpoint, timeout: Duration) -> Result<MasterFacts, LinkError> {
+        let mut conn = Resp::connect(master, timeout).await?;
+        let info = conn.query(&["INFO"]).await?.join("\n");
+        let field = |name: &str| info.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(':')).map(str::trim);
+        let number = |v: Vec<String>| v.get(1).and_then(|n| n.trim().parse().ok());
+        Ok(MasterFacts {
+            version: field("pika_version").map(str::to_string),
+            db_size: field("db_size").and_then(|v| v.parse().ok()),
+            log_files: number(conn.query(&["CONFIG", "GET", "expire-logs-nums"]).await?),
+            log_days: number(conn.query(&["CONFIG", "GET", "expire-logs-days"]).await?),
+        })
+    }
+
+    /// Logs the master and warns when its binlog may not outlast the copy.
+    pub(crate) fn report(&self) {
+        tracing::info!(
+            version = self.version.as_deref().unwrap_or("unknown"),
+            db_bytes = self.db_size,
+            expire_logs_nums = self.log_files,
+            expire_logs_days = self.log_days,
+            "The Pika master."
+        );
+        if let Some(warning) = self.retention_warning() {
+            tracing::warn!("{warning}");
+        }
+    }
+
+    /// A warning when the master may purge the binlog the stream needs before the copy
+    /// ends: it keeps `expire-logs-nums` files (of 100 MB by default) and purges older
+    /// ones once writes fill them, so a copy that takes long under heavy writes loses.
+    pub(crate) fn retention_warning(&self) -> Option<String> {
+        let (files, days) = (self.log_files?, self.log_days.unwrap_or(7));
+        let copy_secs = self.db_size.unwrap_or(0) / SLOW_COPY_BYTES_PER_SEC;
+        let fix = "raise expire-logs-nums (and expire-logs-days) on the master with CONFIG SET before the copy, \
+                   or the stream may find its position purged and need a new full copy (sync.full_resync)";
+        if files < 10 || copy_secs >= days * 86_400 / 2 {
+            return Some(format!(
+                "The Pika master keeps {files} binlog files for {days} days (expire-logs-nums, expire-logs-days) \
+                 and copying its {} bytes may take {copy_secs} s or more; {fix}",
+                self.db_size.unwrap_or(0)
+            ));
+        }
+        None
+    }
+}
+
+/// Refuses to fetch a dump of `need` bytes into `dir` when its file system has less free
+/// space than that plus a margin.
+pub(crate) fn check_space(dir: &Path, need: Option<u64>) -> Result<(), LinkError> {
+    let (Some(need), Some(free)) = (need, free_space(dir)) else { return Ok(()) };
+    if free < need.saturating_add(SPACE_MARGIN) {
+        return Err(source_error(format!(
+            "the master's dump takes about {} MiB and {} has {} MiB free (needed: its size plus {} MiB): free \
+             space there or set state.dir to a larger disk; nothing was fetched",
+            need >> 20,
+            dir.display(),
+            free >> 20,
+            SPACE_MARGIN >> 20
+        )));
+    }
+    Ok(())
+}
+
+fn free_space(dir: &Path) -> Option<u64> {
+    let existing = dir.ancestors().find(|p| p.exists())?;
+    let stat = rustix::fs::statvfs(existing).ok()?;
+    Some(stat.f_bavail.saturating_mul(stat.f_frsize))
+}
+
+/// A minimal RESP client for the few setup queries made here.
+struct Resp {
+    stream: TcpStream,
+    buf: BytesMut,
+    timeout: Duration,
+}
+
+impl Resp {
+    async fn connect(master: &Endpoint, timeout: Duration) -> Result<Resp, LinkError> {
+        let connect = TcpStream::connect((master.host.as_str(), master.port));
+        let stream = tokio::time::timeout(timeout, connect).await.map_err(|_| LinkError::Closed)??;
+        let mut conn = Resp { stream, buf: BytesMut::new(), timeout };
+        if let Some(password) = &master.password {
+            conn.query(&["AUTH", password]).await?;
+        }
+        Ok(conn)
+    }
+
+    /// Sends a command; its reply as strings (a bulk: one; an array: each; an error: none).
+    async fn query(&mut self, args: &[&str]) -> Result<Vec<String>, LinkError> {
+        let mut out = format!("*{}\r\n", args.len());
+        for a in args {
+            out.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+        }
+        self.stream.write_all(out.as_bytes()).await?;
+        let head = self.line().await?;
+        match head.split_at_checked(1) {
+            Some(("$", n)) => Ok(self.bulk(n).await?.into_iter().collect()),
+            Some(("*", n)) => {
+                let mut items = Vec::new();
+                for _ in 0..n.parse::<i64>().unwrap_or(0).clamp(0, 64) {
+                    let head = self.line().await?;
+                    items.extend(self.bulk(head.get(1..).unwrap_or_default()).await?);
+                }
+                Ok(items)
+            }
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    async fn bulk(&mut self, len: &str) -> Result<Option<String>, LinkError> {
+        let Ok(len) = usize::try_from(len.parse::<i64>().unwrap_or(-1)) else { return Ok(None) };
+        if len > REPLY_MAX {
+            return Err(source_error(format!("a {len}-byte reply to a setup query")));
+        }
+        while self.buf.len() < len + 2 {
+            self.fill().await?;
+        }
+        let text = String::from_utf8_lossy(self.buf.get(..len).unwrap_or_default()).into_owned();
+        self.buf.advance(len + 2);
+        Ok(Some(text))
+    }
+
+    async fn line(&mut self) -> Result<String, LinkError> {
+        loop {
+            if let Some(at) = self.buf.windows(2).position(|w| w == b"\r\n") {
+                let line = String::from_utf8_lossy(self.buf.get(..at).unwrap_or_default()).into_owned();
+                self.buf.advance(at + 2);
+                return Ok(line);
+            }
+            if self.buf.len() > REPLY_MAX {
+                return Err(source_error("a setup reply line longer than 1 MiB".into()));
+            }
+            self.fill().await?;
+        }
+    }
+
+    async fn fill(&mut self) -> Result<(), LinkError> {
+        let read = tokio::time::timeout(self.timeout, self.stream.read_buf(&mut self.buf));
+        match read.await.map_err(|_| LinkError::Closed)?? {
+            0 => Err(LinkError::Closed),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_short_binlog_retention_is_warned_about_by_name() {
+        let facts = |size: u64, files: u64| MasterFacts {
+            version: None,
+            db_size: Some(size),
+            log_files: Some(files),
+            log_days: Some(7),
+        };
+        assert_eq!(facts(1 << 30, 10).retention_warning(), None, "Pika's defaults, 1 GiB");
+        let few = facts(1 << 30, 3).retention_warning().unwrap();
+        assert!(few.contains("expire-logs-nums") && few.contains("3 binlog files"), "{few}");
+        assert!(facts(10 << 40, 10).retention_warning().is_some(), "10 TiB takes longer than 3.5 days");
+    }
+
+    #[test]
+    fn a_dump_bigger_than_the_free_space_is_refused_before_fetching() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(check_space(dir.path(), Some(1 << 20)).is_ok());
+        let e = check_space(dir.path(), Some(u64::MAX / 2)).unwrap_err();
+        let text = std::error::Error::source(&e).map(ToString::to_string).unwrap_or_default();
+        assert!(text.contains("MiB free") && text.contains("nothing was fetched"), "{text}");
+    }
+}
