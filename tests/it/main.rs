@@ -13,6 +13,7 @@ mod kvrocks_types;
 mod load;
 mod output_buffer;
 mod pika;
+mod pika_types;
 mod process;
 mod rdb_corpus;
 mod rdb_restore;

@@ -44,7 +44,7 @@ pub(crate) async fn fetch_dump(
             break;
         }
         let response: RsyncResponse = conn.next_within(timeout).await?;
-        match transfer.handle_response(response).map_err(|e| source_error(format!("{}: {e}", conn.addr())))? {
+        match transfer.handle_response(response).map_err(|e| refused(conn.addr(), e))? {
             Progress::NotReady if started.elapsed() > DUMP_PATIENCE => {
                 return Err(source_error(format!(
                     "{} was still making the dump of {db} after {} s",
@@ -63,6 +63,17 @@ pub(crate) async fn fetch_dump(
         }
     }
     transfer.dump_info().cloned().ok_or_else(|| source_error(format!("the dump of {db} came without its info file")))
+}
+
+/// A reply the transfer cannot use: a changed snapshot (the master made a new dump
+/// meanwhile) is retried with a new DBSync, as Pika's replica does; the rest stop the job.
+fn refused(addr: &str, e: crate::PikaError) -> LinkError {
+    match e {
+        crate::PikaError::SnapshotChanged { .. } => {
+            LinkError::Io(std::io::Error::other(format!("{addr}: {e}; fetching the dump again")))
+        }
+        e => source_error(format!("{addr}: {e}")),
+    }
 }
 
 /// Writes one chunk where it belongs (the name was checked by [`Transfer`]).

@@ -211,6 +211,11 @@ async fn full_copy<S: Sink>(
     }
     result??;
     sink.snapshot_done(at).map_err(LinkError::Sink)?;
+    // Applied and committed at once, not with the first binlog item: an idle master's copy
+    // is then caught up and checkpointed.
+    driver.keep_alive_while(sink.ready()).await?.map_err(LinkError::Sink)?;
+    status.offset.store(at, Ordering::Relaxed);
+    let _ = sink.committed();
     Ok(info.pos)
 }
 
