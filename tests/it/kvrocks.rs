@@ -189,7 +189,9 @@ fn a_sequence_the_kvrocks_wal_no_longer_holds_stops_the_job_saying_so() {
 
 /// The daemon on a Kvrocks master, with namespace `ns1` in database 1 and the module types
 /// left out (the Debian redis-server has no RedisJSON or RedisBloom).
-fn follow(master: &MockKvrocks, target: &RedisServer, state: &std::path::Path, admin_port: u16) -> Daemon {
+/// The daemon on the master, `ns1` in database 1, the module types left out (the Debian
+/// redis-server has no RedisJSON or RedisBloom).
+pub(crate) fn follow(master: &MockKvrocks, target: &RedisServer, state: &std::path::Path, admin_port: u16) -> Daemon {
     let (src, dst) = (format!("redis://:adminpass@{}", master.addr()), target.url());
     let admin_addr = format!("127.0.0.1:{admin_port}");
     Daemon::start(&[
@@ -212,7 +214,7 @@ fn follow(master: &MockKvrocks, target: &RedisServer, state: &std::path::Path, a
 }
 
 /// Waits until the target acknowledged everything up to `sequence`.
-fn wait_applied(admin_port: u16, sequence: u64, daemon: &Daemon) {
+pub(crate) fn wait_applied(admin_port: u16, sequence: u64, daemon: &Daemon) {
     let mut conn = admin(admin_port);
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     loop {
@@ -220,6 +222,7 @@ fn wait_applied(admin_port: u16, sequence: u64, daemon: &Daemon) {
         if caught_up(&text) && field(&text, "applied_offset") == Some(sequence.to_string()) {
             return;
         }
+        assert_ne!(field(&text, "phase").as_deref(), Some("failed"), "{text}\n{}", daemon.log());
         assert!(std::time::Instant::now() < deadline, "not applied up to {sequence}:\n{text}\n{}", daemon.log());
         std::thread::sleep(Duration::from_millis(50));
     }

@@ -24,7 +24,8 @@ use replicant_testkit::kvrocks_checkpoint::{
 };
 use replicant_testkit::{diff_report, free_port, snapshot, MockKvrocks, RedisServer};
 
-use crate::process::{admin, caught_up, field, info, wait_same_but_markers, Daemon};
+use crate::kvrocks::{follow as daemon, wait_applied};
+use crate::process::{wait_same_but_markers, Daemon};
 
 const DEFAULT: &str = DEFAULT_NAMESPACE;
 const NS1: &str = "ns1";
@@ -342,44 +343,6 @@ fn master(cp: &KvrocksCheckpoint, files: Vec<String>, sequence: u64) -> MockKvro
         builder = builder.config("cluster-enabled", "yes").info_template(CLUSTER_INFO);
     }
     builder.start()
-}
-
-fn daemon(master: &MockKvrocks, target: &RedisServer, state: &std::path::Path, admin_port: u16) -> Daemon {
-    let (src, dst) = (format!("redis://:adminpass@{}", master.addr()), target.url());
-    let admin_addr = format!("127.0.0.1:{admin_port}");
-    let state = state.to_str().unwrap();
-    Daemon::start(&[
-        "sync",
-        "--source",
-        &src,
-        "--target",
-        &dst,
-        "--kvrocks-namespace",
-        "ns1=1",
-        "--skip-types",
-        "json,bloom",
-        "--state-dir",
-        state,
-        "--admin",
-        &admin_addr,
-        "--progress",
-        "never",
-    ])
-}
-
-/// Waits until the target acknowledged everything up to `sequence`.
-fn wait_applied(admin_port: u16, sequence: u64, daemon: &Daemon) {
-    let mut conn = admin(admin_port);
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    loop {
-        let text = info(&mut conn, "replication");
-        if caught_up(&text) && field(&text, "applied_offset") == Some(sequence.to_string()) {
-            return;
-        }
-        assert_ne!(field(&text, "phase").as_deref(), Some("failed"), "{text}\n{}", daemon.log());
-        assert!(std::time::Instant::now() < deadline, "not applied up to {sequence}:\n{text}\n{}", daemon.log());
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// A running copy: the mock master, the target, the daemon and its state directory.

@@ -173,7 +173,7 @@ fn a_pika_master_is_copied_from_its_dump_then_followed_through_a_cut_and_a_kill(
     wait_for("INCR after the restart", Duration::from_secs(30), || get(&target, "counter").as_deref() == Some("2"));
     assert_eq!(master.dbsync_count(), 1, "a second full copy\n{}", daemon.log());
     assert!(master.ack_errors().is_empty(), "{:?}", master.ack_errors());
-    assert!(!master.keepalive_answers().is_empty(), "no keepalive answered");
+    wait_for("a keepalive answered", Duration::from_secs(30), || !master.keepalive_answers().is_empty());
     assert!(differences(&mut target.conn()).is_empty());
 }
 

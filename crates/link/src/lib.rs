@@ -23,6 +23,7 @@ mod feed;
 mod file;
 mod session;
 mod sink;
+mod space;
 mod status;
 
 pub use config::{FullResyncPolicy, LinkConfig};
@@ -30,4 +31,5 @@ pub use error::LinkError;
 pub use file::{load_rdb, Loaded, RdbFile};
 pub use session::run;
 pub use sink::{Sink, SinkError};
+pub use space::{check_free_space, SPACE_MARGIN};
 pub use status::{LinkState, LinkStatus};

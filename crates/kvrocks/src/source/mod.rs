@@ -198,7 +198,7 @@ async fn full_copy<S: Sink>(
     }
     // A master that cannot say its size is not refused: the transfer then finds out.
     let size = precheck::MasterFacts::read(&cfg.master, cfg.timeout).await.ok().and_then(|f| f.db_size);
-    precheck::check_space(&cfg.work_dir, size)?;
+    replicant_link::check_free_space(&cfg.work_dir, size, "the master's checkpoint")?;
     let fetched = fetch::fetch_checkpoint(&cfg.master, cfg.timeout, &dir, status).await?;
     *delivered = true;
     let result = crate::checkpoint::deliver(&fetched, cfg, sink, status, restart).await;

@@ -2,23 +2,19 @@
 //! (logged), how long it keeps its WAL (`rocksdb.wal_ttl_seconds`,
 //! `rocksdb.wal_size_limit_mb`) against how long the copy may take (a warning: a copy that
 //! outlasts the WAL cannot be followed by the stream, which then needs a new full copy),
-//! and whether the checkpoint fits on the disk it is fetched to (a refusal before a byte
-//! is fetched: a full disk mid-transfer helps nobody).
+//! and its size (`used_db_size`), which `replicant_link::check_free_space` holds against
+//! the free space before the transfer.
 
-use std::path::Path;
 use std::time::Duration;
 
 use replicant_link::LinkError;
 use replicant_net::Endpoint;
 
 use super::conn::Conn;
-use super::source_error;
 
 /// A pace the copy is assumed to keep at the least (fetch, then apply), for the warning
 /// about WAL retention: 20 MB/s.
 const SLOW_COPY_BYTES_PER_SEC: u64 = 20_000_000;
-/// Free space kept beyond the checkpoint's size (its live WAL is not in the size).
-const SPACE_MARGIN: u64 = 64 << 20;
 
 /// What the master says about itself.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -86,32 +82,6 @@ impl MasterFacts {
     }
 }
 
-/// Refuses to fetch a checkpoint of `need` bytes into `dir` when its file system has less
-/// free space than that plus a margin.
-pub(crate) fn check_space(dir: &Path, need: Option<u64>) -> Result<(), LinkError> {
-    let Some(need) = need else { return Ok(()) };
-    let Some(free) = free_space(dir) else { return Ok(()) };
-    if free < need.saturating_add(SPACE_MARGIN) {
-        return Err(source_error(format!(
-            "the master's checkpoint takes about {} MiB and {} has {} MiB free (needed: its size plus {} MiB): \
-             free space there or set state.dir to a larger disk; nothing was fetched",
-            need >> 20,
-            dir.display(),
-            free >> 20,
-            SPACE_MARGIN >> 20
-        )));
-    }
-    Ok(())
-}
-
-/// Bytes free for an unprivileged user on the file system of `dir` (or of its nearest
-/// existing parent).
-fn free_space(dir: &Path) -> Option<u64> {
-    let existing = dir.ancestors().find(|p| p.exists())?;
-    let stat = rustix::fs::statvfs(existing).ok()?;
-    Some(stat.f_bavail.saturating_mul(stat.f_frsize))
-}
-
 fn info_field<'a>(info: &'a str, name: &str) -> Option<&'a str> {
     info.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(':')).map(str::trim)
 }
@@ -132,16 +102,6 @@ mod tests {
         let none = facts(1, 0, 0).retention_warning().unwrap();
         assert!(none.contains("keeps no WAL"), "{none}");
         assert_eq!(MasterFacts::default().retention_warning(), None, "nothing known, nothing said");
-    }
-
-    #[test]
-    fn a_checkpoint_bigger_than_the_free_space_is_refused_before_fetching() {
-        let dir = tempfile::tempdir().unwrap();
-        assert!(check_space(dir.path(), Some(1 << 20)).is_ok());
-        assert!(check_space(dir.path(), None).is_ok(), "an unknown size is not refused");
-        let e = check_space(&dir.path().join("not/yet"), Some(u64::MAX / 2)).unwrap_err();
-        let e = std::error::Error::source(&e).map(ToString::to_string).unwrap_or_default();
-        assert!(e.contains("MiB free") && e.contains("nothing was fetched"), "{e}");
     }
 
     #[test]

@@ -1,11 +1,10 @@
 //! What is checked on a Pika master before its dump is fetched, over its client port: its
 //! version (logged), how long it keeps its binlog (`expire-logs-nums` files,
 //! `expire-logs-days`) against how long the copy may take (a warning naming the setting: a
-//! copy that outlasts the binlog ends with a purged position), and whether the dump fits on
-//! the disk it is fetched to (`db_size` against the free space: a refusal before a byte is
-//! fetched).
+//! copy that outlasts the binlog ends with a purged position), and its size (`db_size`),
+//! which `replicant_link::check_free_space` holds against the free space before the
+//! transfer.
 
-use std::path::Path;
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
@@ -18,8 +17,6 @@ use super::source_error;
 
 /// A pace the copy is assumed to keep at the least, for the warning: 20 MB/s.
 const SLOW_COPY_BYTES_PER_SEC: u64 = 20_000_000;
-/// Free space kept beyond the dump's size.
-const SPACE_MARGIN: u64 = 64 << 20;
 /// The largest reply read here (`INFO` is a few KiB).
 const REPLY_MAX: usize = 1 << 20;
 
@@ -82,29 +79,6 @@ impl MasterFacts {
         }
         None
     }
-}
-
-/// Refuses to fetch a dump of `need` bytes into `dir` when its file system has less free
-/// space than that plus a margin.
-pub(crate) fn check_space(dir: &Path, need: Option<u64>) -> Result<(), LinkError> {
-    let (Some(need), Some(free)) = (need, free_space(dir)) else { return Ok(()) };
-    if free < need.saturating_add(SPACE_MARGIN) {
-        return Err(source_error(format!(
-            "the master's dump takes about {} MiB and {} has {} MiB free (needed: its size plus {} MiB): free \
-             space there or set state.dir to a larger disk; nothing was fetched",
-            need >> 20,
-            dir.display(),
-            free >> 20,
-            SPACE_MARGIN >> 20
-        )));
-    }
-    Ok(())
-}
-
-fn free_space(dir: &Path) -> Option<u64> {
-    let existing = dir.ancestors().find(|p| p.exists())?;
-    let stat = rustix::fs::statvfs(existing).ok()?;
-    Some(stat.f_bavail.saturating_mul(stat.f_frsize))
 }
 
 /// A minimal RESP client for the few setup queries made here.
@@ -199,14 +173,5 @@ mod tests {
         let few = facts(1 << 30, 3).retention_warning().unwrap();
         assert!(few.contains("expire-logs-nums") && few.contains("3 binlog files"), "{few}");
         assert!(facts(10 << 40, 10).retention_warning().is_some(), "10 TiB takes longer than 3.5 days");
-    }
-
-    #[test]
-    fn a_dump_bigger_than_the_free_space_is_refused_before_fetching() {
-        let dir = tempfile::tempdir().unwrap();
-        assert!(check_space(dir.path(), Some(1 << 20)).is_ok());
-        let e = check_space(dir.path(), Some(u64::MAX / 2)).unwrap_err();
-        let text = std::error::Error::source(&e).map(ToString::to_string).unwrap_or_default();
-        assert!(text.contains("MiB free") && text.contains("nothing was fetched"), "{text}");
     }
 }

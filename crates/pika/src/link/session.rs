@@ -199,7 +199,7 @@ async fn full_copy<S: Sink>(
     }
     // A master that cannot say its size is not refused: the transfer then finds out.
     let size = super::precheck::MasterFacts::read(&cfg.master, cfg.timeout).await.ok().and_then(|f| f.db_size);
-    super::precheck::check_space(&cfg.work_dir, size)?;
+    replicant_link::check_free_space(&cfg.work_dir, size, "the master's dump")?;
     let rsync_port = cfg.master.port.checked_add(RSYNC_PORT_SHIFT).ok_or_else(|| bad_port(cfg))?;
     let fetch = super::fetch::fetch_dump(&cfg.master.host, rsync_port, name, &dir, cfg.timeout, status);
     let info = driver.keep_alive_while(fetch).await??;
