@@ -25,7 +25,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use replicant_link::{FullResyncPolicy, LinkError, LinkState, LinkStatus, Sink};
+use replicant_link::{after_failure, Failed, FullResyncPolicy, LinkError, LinkState, LinkStatus, Retry, Sink};
 use replicant_net::Endpoint;
 use replicant_repl::ReplId;
 
@@ -118,25 +118,10 @@ pub async fn run<S: Sink>(
             status.set_state(LinkState::Stopped);
             return Ok(());
         };
-        status.set_last_error(&err);
-        if !err.is_retryable() {
-            status.set_state(LinkState::Stopped);
-            return Err(err);
+        let failed = Failed { resumable: next.is_some(), delivered, full_resync: cfg.full_resync, master: "Pika" };
+        if after_failure(err, failed, &status, &mut pause, shutdown.as_mut()).await? == Retry::Stopped {
+            return Ok(());
         }
-        if next.is_none() && delivered && cfg.full_resync == FullResyncPolicy::Stop {
-            status.set_state(LinkState::Stopped);
-            return Err(LinkError::SnapshotInterrupted { cause: Box::new(err) });
-        }
-        tracing::warn!(error = %err, retry_in_ms = pause.as_millis() as u64, "Link to the Pika master lost; reconnecting.");
-        status.set_state(LinkState::Backoff);
-        tokio::select! {
-            () = tokio::time::sleep(pause) => {}
-            () = &mut shutdown => {
-                status.set_state(LinkState::Stopped);
-                return Ok(());
-            }
-        }
-        pause = (pause * 2).min(Duration::from_secs(10));
     }
 }
 
