@@ -183,11 +183,17 @@ async fn session(
     let source_dbs = match kind {
         Kind::Redis => super::kvrocks_target::master_databases(master).await,
         Kind::Kvrocks => plan.kvrocks_namespaces.databases(),
-        // One database so far (the link refuses a master with more).
-        Kind::Pika => vec![0],
+        // The one database the link follows.
+        Kind::Pika => vec![master.db.unwrap_or(0)],
+    };
+    // A Pika database named in the source URL is followed alone (one replicant per
+    // database): the checks, `replace` and the exactly-once markers then stay in it.
+    let own_db = match kind {
+        Kind::Pika => master.db,
+        Kind::Redis | Kind::Kvrocks => None,
     };
     let (mut writer, target_at) =
-        match connect_writer(plan, resume.is_some(), start.partial_snapshot, &source_dbs).await {
+        match connect_writer(plan, resume.is_some(), start.partial_snapshot, &source_dbs, own_db).await {
             Ok(Connected { writer, found, target }) => {
                 came_back_changed(start, &found, writer.exactly_once())?;
                 *target_replids = found.histories.iter().map(|(id, _)| id.clone()).collect();

@@ -59,21 +59,28 @@ pub(crate) struct Connected {
 
 /// Connects the writer to the target (the master its Sentinels name, when they do) and runs
 /// the prechecks; `source_dbs` are the databases the source is known to write (a Kvrocks
-/// target must have a namespace for each). The caller shows the writer in the status once
-/// it is resumed (until then its offsets mean nothing).
+/// target must have a namespace for each). `own_db`: the source database this job follows
+/// alone (a Pika database named in the source URL), written to the same database unless
+/// the target URL names one; the prechecks, `replace` and the exactly-once markers then
+/// stay in it, so jobs following other databases into the same target do not meet. The
+/// caller shows the writer in the status once it is resumed (until then its offsets mean
+/// nothing).
 pub(crate) async fn connect_writer(
     plan: &Plan,
     resuming: bool,
     partial_snapshot: bool,
     source_dbs: &[u64],
+    own_db: Option<u64>,
 ) -> anyhow::Result<Connected> {
-    let target = plan.locate_target().await?;
+    let mut target = plan.locate_target().await?;
+    let target_db = plan.target.db.or(own_db);
+    target.db = target.db.or(target_db);
     let target = super::kvrocks_target::prepare(target, &plan.target_kvrocks_tokens).await?;
-    super::kvrocks_target::check_databases(&target, source_dbs, plan.target.db)?;
+    super::kvrocks_target::check_databases(&target, source_dbs, target_db)?;
     let writer = Writer::connect(&target, plan.writer.clone()).await.context("cannot set up the target")?;
     let kvrocks = target.db_passwords.clone();
     let situation = Situation { resuming, partial_snapshot, cluster: writer.is_cluster(), kvrocks };
-    let found = precheck::run(&writer.nodes(), plan.target.db, plan.existing_data, &situation).await?;
+    let found = precheck::run(&writer.nodes(), target_db, plan.existing_data, &situation).await?;
     Ok(Connected { writer, found, target })
 }
 

@@ -25,7 +25,7 @@ pub(crate) async fn load_file(
 ) -> anyhow::Result<()> {
     let plan = &spec.plan;
     let file = open_rdb(path).await?;
-    let mut writer = connect_writer(plan, false, false, &[]).await?.writer;
+    let mut writer = connect_writer(plan, false, false, &[], None).await?.writer;
     status.set_writer(writer.progress());
     status.set_stage(Stage::Running);
     let loaded = tokio::select! {

@@ -134,18 +134,6 @@ pub enum PikaError {
         /// The name.
         db: String,
     },
-    /// A binlog item of a BinlogSync response does not decode.
-    #[error("database {db}: item {item} of response {response}: {source}")]
-    BadItem {
-        /// The database.
-        db: String,
-        /// Response number (from 0, counting every response the session handled).
-        response: u64,
-        /// Index of the item in the response.
-        item: usize,
-        /// Why it does not decode.
-        source: Box<PikaError>,
-    },
     /// The RsyncService master answered with an error code.
     #[error("rsync master refused {what} (code {code})")]
     RsyncRefused {

@@ -237,8 +237,9 @@ impl PikaDump {
         db.put_cf(db.cf_handle(family).expect("a family of the dump"), key, value).expect("raw put");
     }
 
-    /// Writes the `info` file: the binlog position the dump is consistent with (Pika 4.0.1's
-    /// five lines, `DB::DoBgSave`).
+    /// Writes the `info` file: the binlog position the dump is consistent with, in the five
+    /// lines Pika 4.0.1 and 3.5.x both write (`DB::DoBgSave`: `<secs>s`, host, port,
+    /// filenum, offset).
     pub fn info(&self, filenum: u32, offset: u64) -> io::Result<()> {
         std::fs::write(self.dir.join("info"), format!("0s\n127.0.0.1\n19421\n{filenum}\n{offset}\n"))
     }

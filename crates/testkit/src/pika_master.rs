@@ -1,6 +1,8 @@
 //! [`MockPika`]: an in-process stand-in for an OpenAtomFoundation Pika 4.0.1 master, as
 //! the real server talks to a replica (Pika cannot be installed here), for end-to-end tests
-//! of a tool that poses as its replica.
+//! of a tool that poses as its replica. Given a `3.` [version](MockPikaBuilder::version) or
+//! a dump in Pika 3.5's layout it plays a 3.5.x master instead, where 3.5.5's source
+//! differs: MetaSync without `db_instance_num`, dumps listed in 3.5's type directories.
 //!
 //! It listens on three loopback ports, one thread per connection:
 //!
@@ -15,12 +17,14 @@
 //!   point, `kSyncPointLarger` past the end, `kError` elsewhere), then BinlogSync streaming
 //!   with Pika's sync window, keepalives and 20 s timeout, every ACK checked against the
 //!   batches sent (`repl`); RemoveSlaveNode;
-//! * RsyncService on `P + 10001` (`rsync`): the dump's file list and UUID, its files by
-//!   chunks, and faults to arm.
+//! * RsyncService on `P + 10001` (`rsync`): the dump's file list (4.x's instance
+//!   directories or 3.5's type directories) and UUID, its files by chunks, and faults to
+//!   arm.
 //!
 //! The binlog of each database (`binlog`) holds items encoded with Pika's 34-byte header
 //! at the positions a real master's binlog files would give them; [`MockPika::push_items`]
-//! appends writes and streams them to the replicas at once.
+//! appends writes and streams them to the replicas at once, [`MockPika::push_tampered`]
+//! items whose encoding a test changed (a corrupt header).
 //!
 //! [`MockPika::from_capture`] replays the shared capture of a real Pika 4.0.1 master
 //! ([`capture`]): its MetaSync reply, its binlog items from `0:5462` to `0:8030`, its dump
@@ -71,13 +75,13 @@ mod tests;
 use replicant_pika::{BinlogPos, LogOffset};
 
 pub use binlog::DEFAULT_BINLOG_FILE_SIZE;
-pub use builder::MockPikaBuilder;
+pub use builder::{MockPikaBuilder, V35_VERSION};
 pub use capture::{pika_capture, pika_captures_dir, CAPTURES_ENV};
 pub use repl::{AckError, AckRange, Dropped, KeepaliveAnswer};
 
 use builder::{resp, unix_now};
 use repl::{Pace, Repl};
-use rsync::{Dump, Faults};
+use rsync::{Dump, Faults, Layout};
 
 /// The longest a mock thread waits in a socket call before it looks at its flags again.
 pub const POLL: Duration = Duration::from_millis(20);
@@ -98,12 +102,25 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Which Pika the mock plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Generation {
+    /// 4.x (4.0.1, the default): MetaSync announces `db_instance_num`, the RsyncService
+    /// lists instance directories.
+    V4,
+    /// 3.5.x (a `3.` [version](MockPikaBuilder::version), or a dump directory in 3.5's
+    /// layout): MetaSync without `db_instance_num`, the RsyncService lists 3.5's type
+    /// directories.
+    V35,
+}
+
 /// The mock's fixed settings.
 #[derive(Debug)]
 pub(crate) struct Settings {
     host: String,
     requirepass: Option<String>,
     dbs: Vec<String>,
+    generation: Generation,
     db_instance_num: i32,
     run_id: String,
     replication_id: String,
@@ -113,6 +130,16 @@ pub(crate) struct Settings {
     exec_time: Option<u32>,
     info: info::Template,
     config: Vec<(String, String)>,
+}
+
+impl Settings {
+    /// How the RsyncService lists a dump directory.
+    fn layout(&self) -> Layout {
+        match self.generation {
+            Generation::V4 => Layout::V4 { instances: self.db_instance_num },
+            Generation::V35 => Layout::V35,
+        }
+    }
 }
 
 /// Which port a connection came to.
@@ -301,10 +328,29 @@ impl MockPika {
     /// As [`push_items`](Self::push_items), with each item's content given as RESP bytes
     /// (e.g. a `padding` item).
     pub fn push_resp(&self, db: &str, contents: Vec<Vec<u8>>) -> Vec<LogOffset> {
+        self.push_tampered(db, contents, |_, _| {})
+    }
+
+    /// As [`push_resp`](Self::push_resp), with each item's encoding (34-byte header and
+    /// content) handed to `tamper` with the item's index in `contents` before it is written:
+    /// items a real master never sends, such as a header of another type than `TypeFirst`
+    /// (byte 0) or a content length (bytes 30..34) that disagrees with the bytes. Each
+    /// item's position follows the bytes as changed; its logic id is the next one whatever
+    /// the header says.
+    pub fn push_tampered(
+        &self,
+        db: &str,
+        contents: Vec<Vec<u8>>,
+        mut tamper: impl FnMut(usize, &mut Vec<u8>),
+    ) -> Vec<LogOffset> {
         let exec_time = self.shared.settings.exec_time.unwrap_or_else(unix_now);
         let mut repl = lock(&self.shared.repl);
         let Some(binlog) = repl.db_mut(db).map(|d| &mut d.binlog) else { panic!("the mock has no database {db}") };
-        let ends: Vec<LogOffset> = contents.iter().map(|c| binlog.append(c, exec_time)).collect();
+        let ends: Vec<LogOffset> = contents
+            .iter()
+            .enumerate()
+            .map(|(index, c)| binlog.append_with(c, exec_time, |bytes| tamper(index, bytes)))
+            .collect();
         if let Some(last) = ends.last() {
             repl.notes.push(format!("{db}: {} item(s) written, binlog end {last}", ends.len()));
         }

@@ -11,8 +11,9 @@
 //! offset `filenum << 40 | offset` of the history [`PIKA_HISTORY`] ([`pack`], [`unpack`]):
 //! monotonic, and a checkpoint's offset is the position TrySync continues from.
 //!
-//! One database per master so far (`databases 1`, Pika's default): a master with several
-//! is refused by name before anything is copied.
+//! One database per link, each with its own binlog and position: the master's only one,
+//! or the one the source URL names (`redis://host:port/N` → `dbN`). A master with several
+//! and none named is refused, saying to follow each with its own replicant.
 
 mod conn;
 mod copy;
@@ -28,6 +29,7 @@ use std::time::Duration;
 use replicant_link::{after_failure, Failed, FullResyncPolicy, LinkError, LinkState, LinkStatus, Retry, Sink};
 use replicant_net::Endpoint;
 use replicant_repl::ReplId;
+use tokio::sync::watch;
 
 use crate::position::BinlogPos;
 use crate::rewrite::RewriteOptions;
@@ -38,6 +40,9 @@ pub const PIKA_HISTORY: ReplId = match ReplId::from_static(b"70696b6100000000000
     Some(id) => id,
     None => ReplId::ZERO,
 };
+
+/// How long a stopping link waits for the master to confirm RemoveSlaveNode.
+const DETACH_WAIT: Duration = Duration::from_secs(2);
 
 /// Bits of a packed position that hold the byte offset (binlog files are far smaller).
 const OFFSET_BITS: u32 = 40;
@@ -100,18 +105,36 @@ pub async fn run<S: Sink>(
     tokio::pin!(shutdown);
     status.set_replid(Some(PIKA_HISTORY.to_string()));
     match precheck::MasterFacts::read(&cfg.master, cfg.timeout).await {
-        Ok(facts) => facts.report(),
+        Ok(facts) => {
+            facts.report();
+            if let Some(refusal) = facts.refusal() {
+                status.set_state(LinkState::Stopped);
+                return Err(source_error(refusal));
+            }
+        }
         Err(e) => tracing::warn!(error = %e, "Cannot read the Pika master's INFO and binlog settings."),
     }
     let mut next = cfg.resume;
     let (mut pause, mut delivered) = (cfg.backoff, false);
+    let (stop, stopped) = watch::channel(false);
     loop {
         status.set_state(LinkState::Connecting);
-        let outcome = tokio::select! {
-            outcome = session::run(&cfg, &mut next, &mut delivered, sink, &status) => outcome,
+        let outcome = {
+            let attempt = session::run(&cfg, &mut next, &mut delivered, sink, &status, stopped.clone());
+            tokio::pin!(attempt);
+            tokio::select! {
+            outcome = &mut attempt => outcome,
             () = &mut shutdown => {
+                // A streaming session detaches (RemoveSlaveNode) so that the master drops
+                // this replica now rather than after its 20 s timeout; one busy with a
+                // full copy or a slow target is simply dropped.
+                let _ = stop.send(true);
+                if let Ok(Err(e)) = tokio::time::timeout(DETACH_WAIT, attempt).await {
+                    tracing::debug!(error = %e, "Detaching from the Pika master failed.");
+                }
                 status.set_state(LinkState::Stopped);
                 return Ok(());
+            }
             }
         };
         let Err(err) = outcome else {

@@ -31,6 +31,8 @@ pub(crate) struct MasterFacts {
     pub(crate) log_files: Option<u64>,
     /// `expire-logs-days`.
     pub(crate) log_days: Option<u64>,
+    /// `instance-mode` (Pika 3.x: `classic` or `sharding`; gone in 4.x).
+    pub(crate) instance_mode: Option<String>,
 }
 
 impl MasterFacts {
@@ -45,6 +47,19 @@ impl MasterFacts {
             db_size: field("db_size").and_then(|v| v.parse().ok()),
             log_files: number(conn.query(&["CONFIG", "GET", "expire-logs-nums"]).await?),
             log_days: number(conn.query(&["CONFIG", "GET", "expire-logs-days"]).await?),
+            instance_mode: conn.query(&["CONFIG", "GET", "instance-mode"]).await?.get(1).map(|m| m.trim().to_string()),
+        })
+    }
+
+    /// A master this link cannot follow: Pika 3.x in sharding mode, whose tables are
+    /// split in slots that sync one by one.
+    pub(crate) fn refusal(&self) -> Option<String> {
+        let mode = self.instance_mode.as_deref()?;
+        (!mode.eq_ignore_ascii_case("classic")).then(|| {
+            format!(
+                "the Pika master runs with instance-mode {mode}; replicant follows classic mode (Pika 4.x, or 3.x \
+                 with instance-mode classic)"
+            )
         })
     }
 
@@ -55,6 +70,7 @@ impl MasterFacts {
             db_bytes = self.db_size,
             expire_logs_nums = self.log_files,
             expire_logs_days = self.log_days,
+            instance_mode = self.instance_mode.as_deref().unwrap_or("classic"),
             "The Pika master."
         );
         if let Some(warning) = self.retention_warning() {
@@ -168,10 +184,20 @@ mod tests {
             db_size: Some(size),
             log_files: Some(files),
             log_days: Some(7),
+            instance_mode: None,
         };
         assert_eq!(facts(1 << 30, 10).retention_warning(), None, "Pika's defaults, 1 GiB");
         let few = facts(1 << 30, 3).retention_warning().unwrap();
         assert!(few.contains("expire-logs-nums") && few.contains("3 binlog files"), "{few}");
         assert!(facts(10 << 40, 10).retention_warning().is_some(), "10 TiB takes longer than 3.5 days");
+    }
+
+    #[test]
+    fn a_sharding_mode_master_is_refused_by_name() {
+        let mode = |m: Option<&str>| MasterFacts { instance_mode: m.map(str::to_string), ..MasterFacts::default() };
+        assert_eq!(mode(None).refusal(), None, "4.x has no instance-mode");
+        assert_eq!(mode(Some("classic")).refusal(), None);
+        let refused = mode(Some("sharding")).refusal().unwrap();
+        assert!(refused.contains("instance-mode sharding"), "{refused}");
     }
 }

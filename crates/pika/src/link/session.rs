@@ -10,13 +10,14 @@ use std::time::{Duration, Instant};
 
 use replicant_link::{FullResyncPolicy, LinkError, LinkState, LinkStatus, Sink};
 use replicant_repl::CommandBuf;
+use tokio::sync::watch;
 
 use super::conn::{timed_out, Framed};
 use super::{pack, source_error, unpack, PikaLink, PIKA_HISTORY};
 use crate::position::{db_index, BinlogPos};
 use crate::proto::inner::InnerResponse;
 use crate::rewrite::{rewrite, Rewritten};
-use crate::session::{Batch, Event, MasterMeta, Session, SessionConfig, TrySyncOutcome};
+use crate::session::{Batch, Event, MasterMeta, Phase, Session, SessionConfig, TrySyncOutcome};
 
 /// How often the committed position is taken while the link waits.
 const COMMIT_TICK: Duration = Duration::from_millis(250);
@@ -31,29 +32,36 @@ struct Driver {
     session: Session,
     /// Events taken from the session while something else ran.
     stash: VecDeque<Event>,
+    /// Set when the link is to stop: the session then detaches (RemoveSlaveNode).
+    stop: watch::Receiver<bool>,
 }
 
-/// Runs one attempt; `Ok` once the master confirmed a clean stop.
+/// Runs one attempt; `Ok` once the master confirmed a clean stop (asked for through
+/// `stop`), or at once when stopped before the master knew this replica.
 pub(super) async fn run<S: Sink>(
     cfg: &PikaLink,
     next: &mut Option<u64>,
     delivered: &mut bool,
     sink: &mut S,
     status: &Arc<LinkStatus>,
+    stop: watch::Receiver<bool>,
 ) -> Result<(), LinkError> {
     status.connections.fetch_add(1, Ordering::Relaxed);
-    let mut driver = Driver::connect(cfg).await?;
+    let mut driver = Driver::connect(cfg, stop).await?;
     let mut db = (String::new(), 0u64);
     let mut command = CommandBuf::new();
     let mut copied_here = false;
     loop {
+        if driver.session.phase() == Phase::Stopped {
+            return Ok(());
+        }
         let Some(event) = driver.next_event().await? else {
             let _ = sink.committed();
             continue;
         };
         match event {
             Event::MetaSynced(meta) => {
-                db = only_database(&meta, driver.conn.addr())?;
+                db = followed_database(&meta, cfg.master.db, driver.conn.addr())?;
                 match *next {
                     Some(at) => driver.session.try_sync(&db.0, unpack(at), Instant::now()),
                     None => driver.session.db_sync(&db.0, BinlogPos::new(0, 0), Instant::now()),
@@ -111,14 +119,14 @@ pub(super) async fn run<S: Sink>(
 }
 
 impl Driver {
-    async fn connect(cfg: &PikaLink) -> Result<Driver, LinkError> {
+    async fn connect(cfg: &PikaLink, stop: watch::Receiver<bool>) -> Result<Driver, LinkError> {
         let port = cfg.master.port.checked_add(REPL_PORT_SHIFT).ok_or_else(|| bad_port(cfg))?;
         let conn = Framed::connect(&cfg.master.host, port, cfg.timeout).await?;
         let local = conn.local_addr()?;
         let mut config = SessionConfig::new(local.ip().to_string(), i32::from(local.port()));
         config.auth.clone_from(&cfg.master.password);
         let session = Session::new(config, Instant::now());
-        Ok(Driver { conn, session, stash: VecDeque::new() })
+        Ok(Driver { conn, session, stash: VecDeque::new(), stop })
     }
 
     /// Sends what the session queued.
@@ -129,16 +137,25 @@ impl Driver {
         Ok(())
     }
 
-    /// The next event, or `None` on a commit tick.
+    /// The next event, or `None` on a commit tick or once detached.
     async fn next_event(&mut self) -> Result<Option<Event>, LinkError> {
         loop {
             if let Some(event) = self.stash.pop_front().or_else(|| self.session.poll_event()) {
                 return Ok(Some(event));
             }
             self.flush().await?;
+            if self.session.phase() == Phase::Stopped {
+                return Ok(None);
+            }
             let deadline = self.deadline().min(tokio::time::Instant::now() + COMMIT_TICK);
+            let stopping = matches!(self.session.phase(), Phase::Stopping);
+            let mut stop = self.stop.clone();
             tokio::select! {
                 message = self.conn.next::<InnerResponse>() => self.handle(message?)?,
+                () = async { let _ = stop.wait_for(|stop| *stop).await; }, if !stopping => {
+                    tracing::info!(master = %self.conn.addr(), "Detaching from the Pika master (RemoveSlaveNode).");
+                    self.session.stop(Instant::now());
+                }
                 () = tokio::time::sleep_until(deadline) => {
                     self.session.poll(Instant::now());
                     if self.session.poll_timeout().is_none_or(|t| t > Instant::now()) {
@@ -246,19 +263,28 @@ fn deliver<S: Sink>(
     Ok(last)
 }
 
-/// The one database of a master; a master with several is refused by name.
-fn only_database(meta: &MasterMeta, addr: &str) -> Result<(String, u64), LinkError> {
-    match meta.dbs.as_slice() {
-        [one] => Ok((one.name.clone(), db_index(&one.name).map_or(0, u64::from))),
-        dbs => {
-            let names: Vec<&str> = dbs.iter().map(|d| d.name.as_str()).collect();
-            Err(source_error(format!(
-                "the Pika master {addr} has {} databases ({}); replicant follows Pika masters with one database \
-                 (`databases 1`) so far",
+/// The database followed: the one the source URL names (`redis://host:port/N` → `dbN`),
+/// else the master's only one; a master with several and none named is refused, saying
+/// how to follow each.
+fn followed_database(meta: &MasterMeta, named: Option<u64>, addr: &str) -> Result<(String, u64), LinkError> {
+    let names: Vec<&str> = meta.dbs.iter().map(|d| d.name.as_str()).collect();
+    let index = |name: &str| db_index(name).map(u64::from);
+    match (named, meta.dbs.as_slice()) {
+        (Some(n), dbs) => match dbs.iter().find(|d| index(&d.name) == Some(n)) {
+            Some(db) => Ok((db.name.clone(), n)),
+            None => Err(source_error(format!(
+                "the source URL names database {n}, and the Pika master {addr} has {} ({})",
                 dbs.len(),
                 names.join(", ")
-            )))
-        }
+            ))),
+        },
+        (None, [one]) => Ok((one.name.clone(), index(&one.name).unwrap_or(0))),
+        (None, dbs) => Err(source_error(format!(
+            "the Pika master {addr} has {} databases ({}), each with its own binlog: follow each with its own \
+             replicant (its own state directory), naming the database in the source URL (redis://{addr}/N)",
+            dbs.len(),
+            names.join(", ")
+        ))),
     }
 }
 

@@ -106,7 +106,6 @@ pub struct Session {
     last_sent: Instant,
     last_recv: Instant,
     timeout_reported: bool,
-    responses: u64,
 }
 
 impl Session {
@@ -125,7 +124,6 @@ impl Session {
             last_sent: now,
             last_recv: now,
             timeout_reported: false,
-            responses: 0,
         }
     }
 
@@ -133,13 +131,11 @@ impl Session {
     pub fn handle_response(&mut self, response: InnerResponse, now: Instant) -> Result<()> {
         self.last_recv = now;
         self.timeout_reported = false;
-        let number = self.responses;
-        self.responses += 1;
         match Type::try_from(response.r#type) {
             Ok(Type::MetaSync) => self.on_meta_sync(response),
             Ok(Type::TrySync) => self.on_try_sync(response, now),
             Ok(Type::DbSync) => self.on_db_sync(response),
-            Ok(Type::BinlogSync) => self.on_binlog_sync(response, number, now),
+            Ok(Type::BinlogSync) => self.on_binlog_sync(response, now),
             Ok(Type::RemoveSlaveNode) => self.on_removed(response),
             _ => Err(self.unexpected(format!("response type {}", response.r#type))),
         }

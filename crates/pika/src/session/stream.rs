@@ -6,36 +6,35 @@ use std::time::Instant;
 
 use super::event::{Batch, DbState, Entry, Event};
 use super::{request, Phase, Session};
-use crate::binlog::BinlogItem;
 use crate::error::{PikaError, Result};
 use crate::position::LogOffset;
 use crate::proto::inner::{inner_response::BinlogSync, InnerResponse};
 
-/// A response's items for one database, each with its index in the response.
-type Group = (String, Vec<(usize, BinlogSync)>);
+/// A response's items for one database.
+type Group = (String, Vec<BinlogSync>);
 
 /// Splits the items by database, keeping the order of first appearance.
 fn group_by_db(items: Vec<BinlogSync>) -> Vec<Group> {
     let mut groups: Vec<Group> = Vec::new();
-    for (index, item) in items.into_iter().enumerate() {
+    for item in items {
         let db = item.slot.db_name.clone();
         match groups.iter_mut().find(|(name, _)| *name == db) {
-            Some((_, members)) => members.push((index, item)),
-            None => groups.push((db, vec![(index, item)])),
+            Some((_, members)) => members.push(item),
+            None => groups.push((db, vec![item])),
         }
     }
     groups
 }
 
 impl Session {
-    pub(super) fn on_binlog_sync(&mut self, response: InnerResponse, number: u64, now: Instant) -> Result<()> {
+    pub(super) fn on_binlog_sync(&mut self, response: InnerResponse, now: Instant) -> Result<()> {
         if self.phase == Phase::MetaSync {
             return Err(self.unexpected("BinlogSync response".into()));
         }
         for (db, items) in group_by_db(response.binlog_sync) {
             match self.db_state(&db) {
                 Some(DbState::Streaming { session_id, local_index, .. }) => {
-                    self.on_stream(&db, (session_id, local_index), items, number, now)?;
+                    self.on_stream(&db, (session_id, local_index), items, now)?;
                 }
                 Some(DbState::DbSyncing { session_id }) => self.on_dump_keepalive(&db, session_id, &items, now)?,
                 // Stale traffic after a refusal, a mismatch or RemoveSlaveNode: dropped.
@@ -47,25 +46,32 @@ impl Session {
     }
 
     /// Items of a streaming database: a batch and its ack, or a ping for keepalives only.
+    /// An item whose header does not decode ends the batch with no ack, as Pika's replica
+    /// does: the items before it are delivered, and the driver stops at it, naming its
+    /// position.
     fn on_stream(
         &mut self,
         db: &str,
         (session_id, local_index): (i32, u64),
-        items: Vec<(usize, BinlogSync)>,
-        number: u64,
+        items: Vec<BinlogSync>,
         now: Instant,
     ) -> Result<()> {
         let mut entries = Vec::new();
-        for (index, item) in items {
+        for item in items {
             if item.session_id != session_id {
                 self.set_state(db, DbState::Idle);
                 let got = item.session_id;
                 self.events.push_back(Event::SessionMismatch { db: db.to_owned(), expected: session_id, got });
                 return Ok(());
             }
-            if let Some(entry) = entry(db, index, item, number)? {
+            let Some(entry) = entry(item) else { continue };
+            if entry.item().is_err() {
                 entries.push(entry);
+                self.set_state(db, DbState::Idle);
+                self.events.push_back(Event::Binlog(Batch { db: db.to_owned(), entries }));
+                return Ok(());
             }
+            entries.push(entry);
         }
         let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
             let ping = (LogOffset::ZERO, LogOffset::ZERO);
@@ -86,13 +92,13 @@ impl Session {
         &mut self,
         db: &str,
         session_id: i32,
-        items: &[(usize, BinlogSync)],
+        items: &[BinlogSync],
         now: Instant,
     ) -> Result<()> {
-        if items.iter().any(|(_, item)| !item.binlog.is_empty()) {
+        if items.iter().any(|item| !item.binlog.is_empty()) {
             return Err(self.unexpected(format!("binlog items for {db} during its dump")));
         }
-        if items.iter().all(|(_, item)| item.session_id == session_id) {
+        if items.iter().all(|item| item.session_id == session_id) {
             let ping = (LogOffset::ZERO, LogOffset::ZERO);
             self.send(request::binlog_sync(&self.node, db, ping, session_id, false), now);
         }
@@ -100,14 +106,11 @@ impl Session {
     }
 }
 
-/// The item as an [`Entry`] with its header checked; `None` for a keepalive.
-fn entry(db: &str, index: usize, item: BinlogSync, number: u64) -> Result<Option<Entry>> {
+/// The item as an [`Entry`] (its header is checked by [`Entry::item`]); `None` for a
+/// keepalive.
+fn entry(item: BinlogSync) -> Option<Entry> {
     if item.binlog.is_empty() {
-        return Ok(None);
+        return None;
     }
-    let bad =
-        |source| PikaError::BadItem { db: db.to_owned(), response: number, item: index, source: Box::new(source) };
-    BinlogItem::decode(&item.binlog).map_err(bad)?;
-    let end = LogOffset::from(&item.binlog_offset);
-    Ok(Some(Entry { end, binlog: item.binlog }))
+    Some(Entry { end: LogOffset::from(&item.binlog_offset), binlog: item.binlog })
 }

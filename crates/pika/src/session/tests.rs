@@ -195,11 +195,15 @@ fn a_bad_item_says_which() {
     let mut s = streaming(&["db0"], now);
     let mut bad = item("db0", 150, 1, 7, SET);
     bad.binlog = bad.binlog.slice(..20);
-    let err = s.handle_response(binlog(vec![item("db0", 120, 1, 7, SET), bad]), now).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "database db0: item 1 of response 2: binlog item of 20 bytes is shorter than its 34-byte header"
-    );
+    s.handle_response(binlog(vec![item("db0", 120, 1, 7, SET), bad]), now).unwrap();
+    // The good item is delivered with the bad one last, and nothing is acknowledged.
+    let Some(Event::Binlog(batch)) = s.poll_event() else { panic!("no batch") };
+    assert_eq!(batch.entries.len(), 2);
+    assert!(batch.entries[0].item().is_ok());
+    let err = batch.entries[1].item().unwrap_err();
+    assert_eq!(err.to_string(), "binlog item of 20 bytes is shorter than its 34-byte header");
+    assert_eq!(s.poll_transmit(), None, "an ack for a batch with a bad item");
+    assert_eq!(s.db_state("db0"), Some(DbState::Idle));
 }
 
 #[test]

@@ -90,6 +90,17 @@ impl Binlog {
 
     /// Writes `content` (a RESP command) as the next item, executed at `exec_time`.
     pub(crate) fn append(&mut self, content: &[u8], exec_time: u32) -> LogOffset {
+        self.append_with(content, exec_time, |_| {})
+    }
+
+    /// As [`append`](Self::append), with the encoded item handed to `tamper` first; the
+    /// item's end follows the bytes as changed.
+    pub(crate) fn append_with(
+        &mut self,
+        content: &[u8],
+        exec_time: u32,
+        tamper: impl FnOnce(&mut Vec<u8>),
+    ) -> LogOffset {
         let header_pos = self.end.pos;
         let logic_id = self.end.index + 1;
         let item = BinlogItem {
@@ -103,6 +114,7 @@ impl Binlog {
         let mut bytes = Vec::new();
         // Only a content over 4 GiB fails to encode; the mock's never is.
         let _ = item.encode(&mut bytes);
+        tamper(&mut bytes);
         let start = self.roll(header_pos);
         let end = LogOffset { pos: physical_end(start, bytes.len() as u64), term: 0, index: logic_id };
         self.items.push(Held { start, end, bytes });

@@ -15,9 +15,12 @@ use super::binlog::{Binlog, DEFAULT_BINLOG_FILE_SIZE};
 use super::repl::{self, Db, Pace, Repl};
 use super::rsync::{Dump, Faults};
 use super::{
-    accept_loop, cron_loop, info, MockPika, Settings, Shared, DEFAULT_BATCH, DEFAULT_KEEPALIVE,
+    accept_loop, cron_loop, info, Generation, MockPika, Settings, Shared, DEFAULT_BATCH, DEFAULT_KEEPALIVE,
     DEFAULT_REPLICA_TIMEOUT, DEFAULT_WINDOW, REPL_PORT_SHIFT, RSYNC_PORT_SHIFT,
 };
+
+/// The `pika_version` of a mock that plays a 3.5.x master without being given a version.
+pub const V35_VERSION: &str = "3.5.5";
 
 /// The binlog a database starts with.
 #[derive(Debug, Clone, Default)]
@@ -108,7 +111,11 @@ impl MockPikaBuilder {
     }
 
     /// What `INFO` says as `pika_version` (default: the template's, `4.0.0` as a real
-    /// 4.0.1 build says).
+    /// 4.0.1 build says). A version starting `3.` makes the mock a Pika 3.5.x master: its
+    /// MetaSync answer has no `db_instance_num` and its RsyncService lists a dump directory
+    /// as 3.5.x does (`strings/`, `hashes/`, `lists/`, `zsets/`, `sets/`, then `info`).
+    /// Without a version, a [dump directory](Self::dump_dir) in 3.5's layout (`strings/`,
+    /// no `0/`) does the same, and `INFO` says [`V35_VERSION`].
     pub fn version(mut self, version: &str) -> Self {
         self.version = Some(version.to_owned());
         self
@@ -174,7 +181,9 @@ impl MockPikaBuilder {
         self
     }
 
-    /// `db0`'s dump: a directory with `info` and instance directories `0/`, `1/`, …
+    /// `db0`'s dump: a directory with `info` and instance directories `0/`, `1/`, … (4.x)
+    /// or type directories `strings/`, `hashes/`, … (3.5), as
+    /// [`PikaDump`](crate::pika_dump::PikaDump) writes them.
     pub fn dump_dir(self, path: impl Into<PathBuf>) -> Self {
         self.dump_dir_for("db0", path)
     }
@@ -256,14 +265,25 @@ impl MockPikaBuilder {
                 Db { name: name.clone(), binlog, next_session: 0, nodes: Vec::new() }
             })
             .collect();
+        let generation = match self.version.as_deref() {
+            Some(version) if version.starts_with("3.") => Generation::V35,
+            Some(_) => Generation::V4,
+            None if self.dumps.values().any(Dump::is_v35_dir) => Generation::V35,
+            None => Generation::V4,
+        };
+        let version = match generation {
+            Generation::V35 => Some(self.version.unwrap_or_else(|| V35_VERSION.to_owned())),
+            Generation::V4 => self.version,
+        };
         let settings = Settings {
             host: "127.0.0.1".into(),
             requirepass: self.requirepass.filter(|p| !p.is_empty()),
             dbs,
+            generation,
             db_instance_num: self.db_instance_num,
             run_id: self.run_id,
             replication_id: self.replication_id,
-            version: self.version,
+            version,
             pace: self.pace,
             binlog_file_size: self.binlog_file_size,
             exec_time: self.exec_time,

@@ -20,7 +20,7 @@ use replicant_pika::{BinlogPos, LogOffset};
 use super::binlog::Check;
 use super::repl::{response, slot, AckRange, Node, Repl, SlaveState};
 use super::wire::{decode_inner_request, encode_inner_response, read_some, split_frame, write_all};
-use super::{lock, Conn, Shared, POLL};
+use super::{lock, Conn, Generation, Shared, POLL};
 
 /// Serves one connection until it closes or the mock stops.
 pub(super) fn serve(shared: &Arc<Shared>, conn: &Arc<Conn>, mut stream: TcpStream) {
@@ -124,7 +124,8 @@ fn meta_sync(shared: &Shared, repl: &mut Repl, conn: &Conn, body: inner_request:
                 .map(|db| inner_response::meta_sync::DbInfo {
                     db_name: db.name.clone(),
                     slot_num: 1,
-                    db_instance_num: Some(settings.db_instance_num),
+                    // 3.5.x's DBInfo has no `db_instance_num`.
+                    db_instance_num: (settings.generation == Generation::V4).then_some(settings.db_instance_num),
                 })
                 .collect();
             reply.meta_sync = Some(inner_response::MetaSync {

@@ -2,10 +2,15 @@
 //! offset, as `RsyncServerConn::Handle{Meta,File}RsyncRequest` (`src/rsync_server.cc`)
 //! answer, and the faults a test can arm.
 //!
-//! * Meta → the dump's files (`DB::GetBgSaveMetaData`: each instance directory `0/`,
-//!   `1/`, … in directory order, then `info`) and the snapshot UUID, the MD5 of `info`;
+//! * Meta → the dump's files (`DB::GetBgSaveMetaData`, `src/pika_db.cc`: Pika 4.x lists
+//!   each instance directory `0/`, `1/`, … up to `db-instance-num`; Pika 3.5.x the type
+//!   directories `strings/`, `hashes/`, `lists/`, `zsets/`, `sets/` in that order, never
+//!   `streams/`, although its bgsave writes one; each directory's files in directory order,
+//!   a missing directory skipped, then `info`) and the snapshot UUID, the MD5 of `info`;
 //!   `kErr` with an empty UUID for an unknown database, a database without a dump, or
 //!   while [`meta_not_ready`](super::MockPika::meta_not_ready) lasts (Pika: bgsave running).
+//!   The `info` file is served as the dump directory holds it: 3.5.x and 4.0.1 both write
+//!   five lines, `<secs>s`, host, port, binlog filenum, offset (`DB::DoBgSave`).
 //! * File → `count` bytes at `offset` (never past a 16 MiB read-ahead block, as
 //!   `RsyncReader::Read`), `eof` when the chunk ends the file, `checksum` empty, the UUID
 //!   again; `kErr` for a file the dump does not hold or an offset past its end.
@@ -34,6 +39,22 @@ const READERS: i32 = 4;
 /// The UUID a corrupted chunk carries.
 pub(crate) const WRONG_UUID: &str = "00000000000000000000000000000000";
 
+/// The directories 3.5.x's `DB::GetBgSaveMetaData` lists, in its order (`streams` is not
+/// among them).
+pub(crate) const V35_LISTED: [&str; 5] = ["strings", "hashes", "lists", "zsets", "sets"];
+
+/// Which Pika's dump layout the RsyncService lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Layout {
+    /// Pika 4.x: instance directories `0/` … `instances - 1/`.
+    V4 {
+        /// `db-instance-num`.
+        instances: i32,
+    },
+    /// Pika 3.5.x: the type directories of [`V35_LISTED`].
+    V35,
+}
+
 /// Where a database's dump comes from.
 #[derive(Debug, Clone)]
 pub(crate) enum Dump {
@@ -44,16 +65,26 @@ pub(crate) enum Dump {
 }
 
 impl Dump {
-    /// The file list and UUID; `None` when there is nothing to serve.
-    fn meta(&self, instances: i32) -> Option<(Vec<String>, String)> {
+    /// Whether this is a directory in Pika 3.5's layout (`strings/` and no instance `0/`).
+    pub(crate) fn is_v35_dir(&self) -> bool {
+        matches!(self, Dump::Dir(dir) if dir.join("strings").is_dir() && !dir.join("0").is_dir())
+    }
+
+    /// The file list and UUID, as a master of `layout` lists them; `None` when there is
+    /// nothing to serve.
+    fn meta(&self, layout: Layout) -> Option<(Vec<String>, String)> {
         match self {
             Dump::Memory { uuid, files } => Some((files.iter().map(|(n, _)| n.clone()).collect(), uuid.clone())),
             Dump::Dir(dir) => {
                 let info = std::fs::read(dir.join("info")).ok()?;
+                let listed: Vec<String> = match layout {
+                    Layout::V4 { instances } => (0..instances).map(|index| index.to_string()).collect(),
+                    Layout::V35 => V35_LISTED.iter().map(|name| (*name).to_owned()).collect(),
+                };
                 let mut names = Vec::new();
-                for index in 0..instances {
-                    let Ok(entries) = std::fs::read_dir(dir.join(index.to_string())) else { continue };
-                    names.extend(entries.filter_map(|e| Some(format!("{index}/{}", e.ok()?.file_name().to_str()?))));
+                for sub in listed {
+                    let Ok(entries) = std::fs::read_dir(dir.join(&sub)) else { continue };
+                    names.extend(entries.filter_map(|e| Some(format!("{sub}/{}", e.ok()?.file_name().to_str()?))));
                 }
                 names.push("info".to_owned());
                 Some((names, md5::hex(&info)))
@@ -174,7 +205,7 @@ fn answer(shared: &Shared, conn: &Conn, request: &RsyncRequest) -> Reply {
         file_resp: None,
     };
     let dump = shared.dumps.get(&request.db_name).filter(|_| shared.settings.dbs.contains(&request.db_name));
-    let meta = dump.and_then(|d| d.meta(shared.settings.db_instance_num));
+    let meta = dump.and_then(|d| d.meta(shared.settings.layout()));
     let mut faults = lock(&shared.faults);
     match kind {
         Ok(Type::RsyncMeta) => {

@@ -172,3 +172,38 @@ fn remove_slave_node_is_answered() {
     master.cut_replicas();
     replica.until(&master, "the cut", |r| r.closed);
 }
+
+/// The BinlogSync items of a received frame, as bytes.
+fn binlog_items(frame: &[u8]) -> Vec<Vec<u8>> {
+    let response = super::super::wire::decode_inner_response(frame).unwrap();
+    response.binlog_sync.iter().map(|item| item.binlog.to_vec()).filter(|b| !b.is_empty()).collect()
+}
+
+#[test]
+fn tampered_items_go_out_as_changed_at_the_positions_their_bytes_give() {
+    let master = MockPika::builder().exec_time(1_700_000_000).binlog("db0", [set(0)]).start();
+    let mut replica = Replica::connect(&master);
+    replica.meta_synced(&master);
+    replica.try_sync(&master, BinlogPos::new(0, 71));
+    master.wait_for_replicas(1, WAIT);
+    let ends = master.push_tampered("db0", (1..4).map(resp).collect(), |index, bytes| match index {
+        1 => bytes[0] = 2,
+        2 => bytes.truncate(bytes.len() - 1),
+        _ => {}
+    });
+    // 8-byte record headers, 34-byte item headers, 29 bytes of content (one less in the third).
+    let got: Vec<(u64, u64)> = ends.iter().map(|e| (e.pos.offset, e.index)).collect();
+    assert_eq!(got, [(142, 2), (213, 3), (283, 4)]);
+    assert_eq!(master.binlog_end("db0"), ends[2]);
+    replica.until(&master, "the pushed batch", |r| r.frames.iter().any(|f| binlog_items(f).len() == 3));
+    let items = replica.frames.iter().map(|f| binlog_items(f)).find(|items| items.len() == 3).unwrap();
+    let first = BinlogItem::decode(&items[0]).unwrap();
+    assert_eq!((first.start(), first.logic_id, first.content), (BinlogPos::new(0, 71), 2, &resp(1)[..]));
+    let wrong_type = BinlogItem::decode(&items[1]).unwrap_err().to_string();
+    assert!(wrong_type.starts_with("binlog item type 2 at byte 0"), "{wrong_type}");
+    let wrong_length = BinlogItem::decode(&items[2]).unwrap_err().to_string();
+    assert!(wrong_length.contains("content length 29 at byte 30 does not match the 28 bytes"), "{wrong_length}");
+    // The header is the mock's: where the previous item ended, the next logic id.
+    assert_eq!(&items[2][10..18], &4u64.to_le_bytes());
+    assert_eq!(&items[2][22..30], &213u64.to_le_bytes());
+}
