@@ -7,7 +7,7 @@ REDIS_SERVER ?= $(or $(REPLICANT_REDIS_SERVER),redis-server)
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .DEFAULT_GOAL := build
-.PHONY: build build-deps test lint soak bench bench-parse bench-check bench-sync bench-stream bench-memory bench-kvrocks demo deps
+.PHONY: build build-deps test lint soak bench bench-parse bench-check bench-sync bench-stream bench-memory bench-kvrocks bench-pika demo deps
 
 build: build-deps
 	$(CARGO) build --release
@@ -49,7 +49,7 @@ soak: deps
 
 # Every benchmark in docs/performance.md: the parser, then the full sync and the live stream
 # against redis-cli --pipe and a native replica.
-bench: bench-parse bench-sync bench-stream bench-memory bench-kvrocks
+bench: bench-parse bench-sync bench-stream bench-memory bench-kvrocks bench-pika
 
 bench-parse: deps
 	bash scripts/gen-bench-rdb.sh
@@ -75,6 +75,12 @@ bench-memory: deps
 # against the Redis full sync of the same keys (docs/performance.md).
 bench-kvrocks: deps
 	bash scripts/bench-kvrocks.sh
+
+# Pika: binlog items decoded and rewritten on one core, a 1M-key 4.x dump read, and the full
+# copy of that dump from a mock Pika master against the Redis full sync of the same keys
+# (docs/performance.md).
+bench-pika: deps
+	bash scripts/bench-pika.sh
 
 demo: deps
 	bash scripts/demo.sh

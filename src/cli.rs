@@ -80,6 +80,17 @@ pub(crate) struct SyncArgs {
     /// The protocol the master speaks: auto (ask its INFO), redis, kvrocks, pika.
     #[arg(long, value_name = "KIND", default_value = "auto", value_parser = ["auto", "redis", "kvrocks", "pika"])]
     pub(crate) source_kind: String,
+    /// How the master is read: replica (SYNC/PSYNC, then its write stream) or scan (SCAN,
+    /// then DUMP/PTTL of each key, for masters that refuse SYNC/PSYNC; the copy then ends,
+    /// and writes made during the scan may be missing). Default: replica.
+    #[arg(long, value_name = "MODE", value_parser = ["replica", "scan"])]
+    pub(crate) source_mode: Option<String>,
+    /// Scan mode: the COUNT hint of each SCAN (1 to 100000; default 1000).
+    #[arg(long, value_name = "N")]
+    pub(crate) scan_count: Option<u32>,
+    /// Scan mode: keys whose DUMP/PTTL are in flight at once (1 to 100000; default 256).
+    #[arg(long, value_name = "N")]
+    pub(crate) scan_pipeline: Option<u32>,
     /// A Kvrocks namespace's target database, `NAMESPACE=DB` (repeatable; `default=0` is
     /// always there unless given another database).
     #[arg(long, value_name = "NAMESPACE=DB")]

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
-use replicant_config::{Config, ExistingData, FullResync, Mode, Progress, SourceKind, Tls};
+use replicant_config::{Config, ExistingData, FullResync, Mode, Progress, SourceKind, SourceMode, Tls};
 
 use crate::cli::{ExistingArg, ModeArg, ParserArgs, ProgressArg, RestoreArgs, SyncArgs, TlsArgs, WriterArgs};
 use crate::daemon::{self, Plan};
@@ -44,6 +44,15 @@ fn config_from_args(args: &SyncArgs) -> anyhow::Result<Config> {
         "pika" => SourceKind::Pika,
         _ => SourceKind::Auto,
     };
+    if let Some(mode) = &args.source_mode {
+        c.source.mode = if mode == "scan" { SourceMode::Scan } else { SourceMode::Replica };
+    }
+    if let Some(count) = args.scan_count {
+        c.source.scan.count = count;
+    }
+    if let Some(pipeline) = args.scan_pipeline {
+        c.source.scan.pipeline = pipeline;
+    }
     for entry in &args.kvrocks_namespace {
         let parsed = entry.split_once('=').and_then(|(name, db)| Some((name, db.parse::<u64>().ok()?)));
         let Some((name, db)) = parsed else {
@@ -148,4 +157,42 @@ fn apply_tls(c: &mut Config, args: &TlsArgs) -> anyhow::Result<()> {
 
 fn parse_addr(flag: &str, text: &str) -> anyhow::Result<SocketAddr> {
     text.parse().with_context(|| format!("{flag}: not a socket address (IP:PORT, e.g. 127.0.0.1:6390): {text:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+    use replicant_config::{Scan, SourceMode};
+
+    use crate::cli::{Cli, Command};
+
+    fn config(flags: &[&str]) -> replicant_config::Config {
+        let argv = ["replicant", "sync", "--source", "redis://127.0.0.1:6379", "--target", "redis://127.0.0.1:6380"];
+        let cli = Cli::try_parse_from(argv.iter().chain(flags)).unwrap();
+        let Command::Sync(args) = cli.command else { panic!("not sync") };
+        super::config_from_args(&args).unwrap()
+    }
+
+    #[test]
+    fn the_source_mode_and_scan_flags_set_their_keys_only_when_given() {
+        let c = config(&[]);
+        assert_eq!((c.source.mode, &c.source.scan), (SourceMode::Replica, &Scan::default()));
+        let c = config(&["--source-mode", "scan"]);
+        assert_eq!((c.source.mode, &c.source.scan), (SourceMode::Scan, &Scan::default()));
+        c.validate().unwrap();
+        let c = config(&["--source-mode", "replica", "--scan-count", "10"]);
+        assert_eq!((c.source.mode, c.source.scan.count, c.source.scan.pipeline), (SourceMode::Replica, 10, 256));
+        let c = config(&["--source-mode", "scan", "--scan-count", "50", "--scan-pipeline", "8"]);
+        assert_eq!((c.source.mode, c.source.scan.count, c.source.scan.pipeline), (SourceMode::Scan, 50, 8));
+        let c = config(&["--source-mode", "scan", "--scan-pipeline", "0"]);
+        assert!(c.validate().unwrap_err().to_string().contains("source.scan.pipeline: must be between 1 and 100000"));
+    }
+
+    #[test]
+    fn unknown_source_modes_are_refused() {
+        let argv = ["replicant", "sync", "--target", "redis://h:1", "--source-mode", "dump"];
+        assert!(Cli::try_parse_from(argv).is_err());
+        let argv = ["replicant", "sync", "--target", "redis://h:1", "--scan-count", "-1"];
+        assert!(Cli::try_parse_from(argv).is_err());
+    }
 }

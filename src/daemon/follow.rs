@@ -331,6 +331,15 @@ async fn finish(
         link.commands.load(Ordering::Relaxed),
         link.offset.load(Ordering::Relaxed),
     );
+    if let Err(e) = &result {
+        if refuses_replicas(e) {
+            return result.context(
+                "the master does not let replicas sync (managed services forbid or rename SYNC and PSYNC); copy it \
+                 with --source-mode scan (source.mode = \"scan\"), which reads it with SCAN, DUMP and PTTL: see \
+                 docs/scan.md for what that mode does not see",
+            );
+        }
+    }
     if let Err(LinkError::FullResyncRefused { .. }) = &result {
         let on = match &start.previous_master {
             Some(previous) => format!(
@@ -353,4 +362,17 @@ async fn finish(
     result.context("replication stopped")?;
     drained.and(closed).context("the target writer stopped")?;
     Ok(())
+}
+
+/// Whether the master refused `PSYNC` or `SYNC` as an unknown or forbidden command.
+fn refuses_replicas(e: &LinkError) -> bool {
+    let mut text = String::new();
+    let mut cause: Option<&dyn std::error::Error> = Some(e);
+    while let Some(e) = cause {
+        text.push_str(&e.to_string());
+        cause = e.source();
+    }
+    let sync = text.to_ascii_lowercase().contains("sync");
+    let refused = ["unknown command", "NOPERM", "not permitted", "no permissions"].iter().any(|w| text.contains(w));
+    sync && refused
 }

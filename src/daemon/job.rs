@@ -41,7 +41,10 @@ pub(crate) async fn run(spec: JobSpec, status: Arc<JobStatus>, stop: watch::Rece
 
 async fn follow(spec: &JobSpec, status: &Arc<JobStatus>, stop: watch::Receiver<bool>) -> anyhow::Result<()> {
     match &spec.source {
-        Source::Master(master) => super::follow::follow_master(spec, Locator::Fixed(master), status, stop).await,
+        Source::Master(master) => match spec.plan.scan {
+            Some(scan) => super::scan::scan_master(spec, master, scan, status, stop).await,
+            None => super::follow::follow_master(spec, Locator::Fixed(master), status, stop).await,
+        },
         Source::Sentinel(sentinel) => {
             super::follow::follow_master(spec, Locator::Sentinel(sentinel), status, stop).await
         }

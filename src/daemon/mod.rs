@@ -6,7 +6,8 @@
 //!
 //! - `plan`: the configuration as run-time settings. `controller`: the current job and
 //!   the admin commands. `job`: one job from prechecks to final checkpoint; `follow`: a
-//!   master's job, session after session, riding out a lost target; `load`: a file's job.
+//!   master's job, session after session, riding out a lost target; `load`: a file's job;
+//!   `scan`: a master copied by `SCAN` (scan mode).
 //! - `precheck`: target checks before writing. `checkpoint`: the state directory.
 //! - `status`: a job's live figures. `report`: `INFO` and metrics. `progress`: the bar.
 //! - `estimate`: what the master says of its dataset before the snapshot (the bar's total).
@@ -25,6 +26,7 @@ mod plan;
 mod precheck;
 mod progress;
 mod report;
+mod scan;
 mod source_link;
 mod status;
 mod target_loss;

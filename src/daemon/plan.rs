@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use replicant_config::{Config, ExistingData, FullResync, Mode as ModeSetting};
+use replicant_config::{Config, ExistingData, FullResync, Mode as ModeSetting, SourceMode};
 use replicant_convert::{ConvertConfig, Mode};
 use replicant_link::FullResyncPolicy;
 use replicant_net::Endpoint;
@@ -98,6 +98,18 @@ pub(crate) struct Plan {
     pub(crate) target_retry: replicant_config::Retry,
     /// A Kvrocks target's namespace tokens, by database.
     pub(crate) target_kvrocks_tokens: std::collections::BTreeMap<u64, String>,
+    /// Scan mode (`source.mode = "scan"`): the master is copied by `SCAN` and
+    /// `DUMP`/`PTTL`; `None` follows it as a replica.
+    pub(crate) scan: Option<ScanPlan>,
+}
+
+/// The settings of a scan-mode copy (`[source.scan]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ScanPlan {
+    /// The `COUNT` hint of each `SCAN`.
+    pub(crate) count: u32,
+    /// Keys whose `DUMP`/`PTTL` are in flight at once.
+    pub(crate) pipeline: usize,
 }
 
 impl Plan {
@@ -170,6 +182,10 @@ impl Plan {
             kvrocks_skip_types: super::source_link::skip_types(&config.source.kvrocks)?,
             target_retry: config.target.retry.clone(),
             target_kvrocks_tokens: config.target.kvrocks.tokens(),
+            scan: (config.source.mode == SourceMode::Scan).then(|| ScanPlan {
+                count: config.source.scan.count,
+                pipeline: usize::try_from(config.source.scan.pipeline).unwrap_or(usize::MAX),
+            }),
         })
     }
 

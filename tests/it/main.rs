@@ -21,6 +21,7 @@ mod process;
 mod rdb_corpus;
 mod rdb_restore;
 mod rdb_roundtrip;
+mod scan;
 mod sentinel;
 mod soak;
 mod sync;

@@ -14,6 +14,7 @@ use replicant_testkit::{free_port, MockPika, RedisServer};
 use serde_json::Value;
 
 use crate::daemon::checkpoint_offset;
+use crate::pika_support::follow;
 use crate::process::{admin, field, info, wait_for, Daemon};
 
 const CASE: &str = "v4.0.1";
@@ -129,17 +130,6 @@ fn wait_final(target: &RedisServer, daemon: &Daemon, master: &MockPika) {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-fn follow(master: &MockPika, target: &RedisServer, state: &std::path::Path, admin_port: u16) -> Daemon {
-    let (src, dst) = (format!("redis://{}", master.addr()), target.url());
-    let admin_addr = format!("127.0.0.1:{admin_port}");
-    #[rustfmt::skip]
-    let args = [
-        "sync", "--source", &src, "--target", &dst, "--state-dir", state.to_str().unwrap(),
-        "--admin", &admin_addr, "--progress", "never",
-    ];
-    Daemon::start(&args)
 }
 
 fn get(target: &RedisServer, key: &str) -> Option<String> {

@@ -14,7 +14,7 @@ use replicant_testkit::pika_dump::{Expiry, Generation, PikaDump};
 use replicant_testkit::{free_port, MockPika, RedisServer};
 
 use crate::daemon::checkpoint_offset;
-use crate::pika_support::{differences, every_type, Both, Item, Run, INFO_LOGIC_ID, INFO_POS};
+use crate::pika_support::{differences, every_type, follow_url, Both, Item, Run, INFO_LOGIC_ID, INFO_POS};
 use crate::process::{admin, caught_up, field, info, wait_for, Daemon};
 
 /// 2100-01-01 in ms.
@@ -46,14 +46,7 @@ fn dump(dir: &Path, want: &RedisServer, db: u64) -> PathBuf {
 
 /// A daemon following database `db` of `master` into `target`.
 fn follow_db(master: &MockPika, db: u64, target: &RedisServer, state: &Path, admin_port: u16) -> Daemon {
-    let (src, dst) = (format!("redis://{}/{db}", master.addr()), target.url());
-    let admin_addr = format!("127.0.0.1:{admin_port}");
-    #[rustfmt::skip]
-    let args = [
-        "sync", "--source", &src, "--target", &dst, "--state-dir", state.to_str().unwrap(),
-        "--admin", &admin_addr, "--progress", "never",
-    ];
-    Daemon::start(&args)
+    follow_url(&format!("redis://{}/{db}", master.addr()), target, state, admin_port)
 }
 
 /// Pushes the commands to database `db` of the master and of the reference; the last end.

@@ -13,7 +13,7 @@ use redis::Connection;
 use replicant_pika::link::pack;
 use replicant_pika::{BinlogPos, LogOffset};
 use replicant_testkit::pika_dump::encode::DataType;
-use replicant_testkit::pika_dump::{Expiry, PikaDump, StreamEntries};
+use replicant_testkit::pika_dump::{Expiry, Generation, PikaDump, StreamEntries};
 use replicant_testkit::{diff_report, free_port, snapshot, MockPika, MockPikaBuilder, RedisServer};
 
 use crate::process::{admin, caught_up, field, info, wait_for, Daemon};
@@ -223,6 +223,17 @@ pub(crate) fn v35_only(b: &mut Both) {
     b.dump.hyperloglog(b"hll:pika", &registers);
 }
 
+/// A 3.5 dump of every type (and what only 3.5 has) in `dir`, with the same data in
+/// `want`; the caller adds to it and finishes it.
+pub(crate) fn v35_every_type(dir: &Path, want: &RedisServer) -> Both {
+    let dump = PikaDump::create(dir, Generation::V35).unwrap();
+    let mut b = Both { dump, want: want.conn(), v35: true };
+    every_type(&mut b, FAR35);
+    b.string(b"s:ms35", b"ms dropped", Expiry::At(FAR35 + 999));
+    v35_only(&mut b);
+    b
+}
+
 pub(crate) fn master(dump: &Path) -> MockPika {
     master_with(dump, |b| b)
 }
@@ -236,11 +247,17 @@ pub(crate) fn master_with(dump: &Path, faults: impl FnOnce(MockPikaBuilder) -> M
 }
 
 pub(crate) fn follow(master: &MockPika, target: &RedisServer, state: &Path, admin_port: u16) -> Daemon {
-    let (src, dst) = (format!("redis://{}", master.addr()), target.url());
+    follow_url(&format!("redis://{}", master.addr()), target, state, admin_port)
+}
+
+/// A daemon following the Pika master at `src` (a URL, with a database to follow one of
+/// several) into `target`, with a state directory and an admin port.
+pub(crate) fn follow_url(src: &str, target: &RedisServer, state: &Path, admin_port: u16) -> Daemon {
+    let dst = target.url();
     let admin_addr = format!("127.0.0.1:{admin_port}");
     #[rustfmt::skip]
     let args = [
-        "sync", "--source", &src, "--target", &dst, "--state-dir", state.to_str().unwrap(),
+        "sync", "--source", src, "--target", &dst, "--state-dir", state.to_str().unwrap(),
         "--admin", &admin_addr, "--progress", "never",
     ];
     Daemon::start(&args)

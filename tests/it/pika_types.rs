@@ -36,7 +36,7 @@ use replicant_testkit::{snapshot, MockPika, RedisServer};
 use crate::daemon::checkpoint_offset;
 use crate::pika_support::{
     becomes, counted, differences, every_type, master, master_with, now_ms, push, push_all_tampered, raw, resp, same,
-    v35_only, Both, Item, Run, FAR35, INFO_POS,
+    v35_every_type, Both, Item, Run, INFO_POS,
 };
 use crate::process::{admin, caught_up, field, info, wait_for};
 
@@ -202,11 +202,7 @@ fn load(dir: &Path, target: &RedisServer) {
 fn a_pika_35_dump_of_every_type_reads_as_the_reference() {
     let tmp = tempfile::tempdir().unwrap();
     let want = RedisServer::start();
-    let dump = PikaDump::create(tmp.path().join("db0"), Generation::V35).unwrap();
-    let mut b = Both { dump, want: want.conn(), v35: true };
-    every_type(&mut b, FAR35);
-    b.string(b"s:ms35", b"ms dropped", Expiry::At(FAR35 + 999));
-    v35_only(&mut b);
+    let b = v35_every_type(&tmp.path().join("db0"), &want);
     b.dump.info(INFO_POS.filenum, INFO_POS.offset).unwrap();
     let dir = b.dump.finish().unwrap();
     let target = RedisServer::start();

@@ -9,12 +9,10 @@
 //! fillers) through one cut link. Every key, value and expiry of the target is compared
 //! with a reference Redis given the same data as Redis commands.
 
-use replicant_testkit::pika_dump::{Expiry, Generation, PikaDump};
 use replicant_testkit::RedisServer;
 
 use crate::pika_support::{
-    args, becomes, differences, every_type, master_with, now_ms, push, raw, same, v35_only, Both, Item, Run, FAR35,
-    INFO_POS,
+    args, becomes, differences, master_with, now_ms, push, raw, same, v35_every_type, Item, Run, FAR35, INFO_POS,
 };
 
 /// What 3.5.5 writes for writes on the copied keys (`ToRedisProtocol` of `src/pika_kv.cc`
@@ -55,11 +53,7 @@ fn binlog_35(now_ms: u64) -> Vec<Item> {
 fn a_pika_35_dump_of_every_type_then_its_binlog_through_a_cut() {
     let tmp = tempfile::tempdir().unwrap();
     let want = RedisServer::start();
-    let dump = PikaDump::create(tmp.path().join("db0"), Generation::V35).unwrap();
-    let mut b = Both { dump, want: want.conn(), v35: true };
-    every_type(&mut b, FAR35);
-    b.string(b"s:ms35", b"ms dropped", Expiry::At(FAR35 + 999));
-    v35_only(&mut b);
+    let mut b = v35_every_type(&tmp.path().join("db0"), &want);
     // 3.5's full sync sends no `streams/` (docs/pika.md, "Limits"): the dump's stream is not
     // copied.
     b.run(args(&[b"DEL", b"st"]));

@@ -12,6 +12,7 @@ use crate::check::Problems;
 use crate::choice::choices;
 use crate::faults::{check_sentinel, check_timeout, Retry};
 use crate::kvrocks::{Kvrocks, KvrocksTarget, SourceKind};
+use crate::scan::{check_mode, Scan, SourceMode};
 use crate::{ConfigError, FieldError};
 
 /// `[source]`: the master to copy.
@@ -40,9 +41,15 @@ pub struct Source {
     pub timeout_ms: u64,
     /// The protocol the master speaks (default: asked from the master).
     pub kind: SourceKind,
+    /// How the master is read: as a replica (default), or by `SCAN` for a master that
+    /// refuses `SYNC`/`PSYNC` (needs `url`).
+    pub mode: SourceMode,
     /// A Kvrocks master's namespaces.
     #[serde(deserialize_with = "crate::table::table")]
     pub kvrocks: Kvrocks,
+    /// The scan's knobs, with `mode = "scan"`.
+    #[serde(deserialize_with = "crate::table::table")]
+    pub scan: Scan,
 }
 
 impl Default for Source {
@@ -55,7 +62,9 @@ impl Default for Source {
             master_name: None,
             timeout_ms: crate::faults::DEFAULT_TIMEOUT_MS,
             kind: SourceKind::default(),
+            mode: SourceMode::default(),
             kvrocks: Kvrocks::default(),
+            scan: Scan::default(),
         }
     }
 }
@@ -147,7 +156,9 @@ impl Source {
             out.push("source.rdb_file", "set together with source.url or source.sentinel: a run has one source");
         }
         check_sentinel("source", &self.sentinel, self.master_name.as_deref(), out);
+        check_mode(self, out);
         self.kvrocks.check(out);
+        self.scan.check(out);
         check_timeout("source.timeout_ms", self.timeout_ms, out);
         check_end("source", self.url.as_deref(), &self.tls, out)
     }

@@ -33,6 +33,7 @@
 //! - `endpoint`: `[source]`, `[target]`, their `[*.tls]`, URL and TLS checks.
 //! - `faults`: timeouts, `[target.retry]`, `source.sentinel`.
 //! - `kvrocks`: `source.kind`, `[source.kvrocks]` and `[target.kvrocks]` namespaces.
+//! - `scan`: `source.mode` (replica or scan) and `[source.scan]`.
 //! - `sync`: `[sync]`. `writer`: `[writer]`. `parser`: `[parser]`.
 //! - `surface`: `[admin]` and `[metrics]` listen addresses. `state`: `[state]`.
 //!   `log`: `[log]`.
@@ -52,6 +53,7 @@ mod faults;
 mod kvrocks;
 mod log;
 mod parser;
+mod scan;
 mod state;
 mod surface;
 mod sync;
@@ -68,6 +70,7 @@ pub use faults::{sentinel_endpoints, Retry, DEFAULT_TIMEOUT_MS, RETRY_MAX_DELAY_
 pub use kvrocks::{Kvrocks, KvrocksTarget, SourceKind};
 pub use log::{Log, LogFormat, Progress};
 pub use parser::{Parser, MIN_BATCH_BYTES, MIN_MAX_BUFFERED};
+pub use scan::{Scan, SourceMode, SCAN_COUNT, SCAN_PIPELINE};
 pub use state::{State, CHECKPOINT_INTERVAL_MS};
 pub use surface::{Admin, Metrics};
 pub use sync::{FullResync, Mode, Sync};
@@ -137,7 +140,8 @@ impl Config {
             }
         }
         let sourced = self.source.url.is_some() || self.source.rdb_file.is_some() || !self.source.sentinel.is_empty();
-        if !sourced && self.admin.listen.is_none() {
+        // A scan without a URL is refused by `Source::check`, with its own reason.
+        if !sourced && self.admin.listen.is_none() && self.source.mode != SourceMode::Scan {
             out.push(
                 "source.url",
                 "required when admin.listen, source.sentinel and source.rdb_file are not set (nothing could send REPLICAOF)",

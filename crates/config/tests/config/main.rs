@@ -1,10 +1,11 @@
 //! Tests of `replicant-config`: parsing (`parse`), validation and warnings (`validate`),
-//! and the example file shipped in `config/replicant.toml` (`example`).
+//! scan mode (`scan`), and the example file shipped in `config/replicant.toml` (`example`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod example;
 mod parse;
+mod scan;
 mod validate;
 
 use replicant_config::{Config, ConfigError};

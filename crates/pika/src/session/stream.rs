@@ -88,13 +88,7 @@ impl Session {
     }
 
     /// During a dump the master pings too; anything but keepalives is a protocol error.
-    fn on_dump_keepalive(
-        &mut self,
-        db: &str,
-        session_id: i32,
-        items: &[BinlogSync],
-        now: Instant,
-    ) -> Result<()> {
+    fn on_dump_keepalive(&mut self, db: &str, session_id: i32, items: &[BinlogSync], now: Instant) -> Result<()> {
         if items.iter().any(|item| !item.binlog.is_empty()) {
             return Err(self.unexpected(format!("binlog items for {db} during its dump")));
         }

@@ -1,0 +1,70 @@
+//! Scan mode (`--source-mode scan`): a master copied with `SCAN`, `DUMP` and `PTTL`
+//! instead of replication, through the same writer, compared key by key (values and
+//! expiries); the payloads restored, or rebuilt as commands; a source without `DUMP`
+//! refused naming the command and the key; a master that refuses `PSYNC` and `SYNC`
+//! pointing at scan mode.
+
+use replicant_testkit::{assert_same, fill, snapshot, RedisServer};
+
+use crate::cli::{replicant, replicant_ok};
+
+/// A source holding every type, expiries, several databases and enough keys for many
+/// `SCAN` pages.
+fn source() -> RedisServer {
+    let source = RedisServer::start();
+    let mut conn = source.conn();
+    fill::fill_everything(&mut conn);
+    redis::cmd("SELECT").arg(5).exec(&mut conn).unwrap();
+    fill::fill_mixed(&mut conn, 3000);
+    source
+}
+
+fn scan(source: &RedisServer, target: &RedisServer, extra: &[&str]) -> String {
+    let (src, dst) = (source.url(), target.url());
+    let mut args = vec!["sync", "--source", &src, "--target", &dst, "--source-mode", "scan", "--scan-count", "50"];
+    args.extend_from_slice(extra);
+    String::from_utf8_lossy(&replicant_ok(&args).stderr).into_owned()
+}
+
+#[test]
+fn scan_mode_copies_every_type_and_expiry_and_says_what_it_may_miss() {
+    let source = source();
+    let expected = snapshot(&mut source.conn());
+    let target = RedisServer::start();
+    let log = scan(&source, &target, &["--scan-pipeline", "7"]);
+    assert_same(&expected, &snapshot(&mut target.conn()));
+    assert!(log.contains(&format!("Copied {} keys", expected.len())), "{log}");
+    assert!(log.contains("may be missing"), "{log}");
+}
+
+#[test]
+fn scan_mode_rebuilds_the_payloads_as_commands_when_told() {
+    let source = source();
+    let expected = snapshot(&mut source.conn());
+    let target = RedisServer::start();
+    let log = scan(&source, &target, &["--mode", "commands"]);
+    assert_same(&expected, &snapshot(&mut target.conn()));
+    assert!(log.contains("0 with RESTORE"), "{log}");
+}
+
+#[test]
+fn a_source_without_dump_is_refused_naming_the_command_and_the_key() {
+    let source = RedisServer::builder().args(["--rename-command", "DUMP", ""]).start();
+    source.cli(&["SET", "only", "1"]);
+    let target = RedisServer::start();
+    let out = replicant(&["sync", "--source", &source.url(), "--target", &target.url(), "--source-mode", "scan"]);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{log}");
+    assert!(log.contains("refused DUMP of key \"only\"") && log.contains("unknown command"), "{log}");
+}
+
+#[test]
+fn a_master_refusing_psync_and_sync_points_at_scan_mode() {
+    let source = RedisServer::builder().args(["--rename-command", "PSYNC", "", "--rename-command", "SYNC", ""]).start();
+    source.cli(&["SET", "k", "v"]);
+    let target = RedisServer::start();
+    let out = replicant(&["sync", "--source", &source.url(), "--target", &target.url(), "--once"]);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{log}");
+    assert!(log.contains("--source-mode scan"), "{log}");
+}
