@@ -177,6 +177,12 @@ fn authenticates_with_user_and_password() {
     let text = b"+PONG\r\n-WRONGPASS invalid username-password pair\r\n".to_vec();
     let (_, end) = check(cfg, &Script { bytes: text, rdb_len: 0 });
     assert!(matches!(end, Err(ReplError::Refused { step: "AUTH", .. })), "{end:?}");
+    // Pika's form of the same refusal, `-ERR NOAUTH …`, asks for AUTH too.
+    let cfg = ReplicaConfig::default().auth(None, Some("s3cret".into()));
+    let text = format!("-ERR NOAUTH Authentication required.\r\n+OK\r\n+OK\r\n+OK\r\n+FULLRESYNC {ID} 1\r\n");
+    let (log, end) = check(cfg, &Script { bytes: text.into_bytes(), rdb_len: 0 });
+    end.unwrap();
+    assert_eq!(log[1], "> *2 $4 AUTH $6 s3cret ");
 }
 
 #[test]

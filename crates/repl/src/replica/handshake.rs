@@ -39,7 +39,9 @@ impl Replica {
     pub(super) fn handshake_error<'a>(&mut self, step: Step, err: &str, used: usize) -> Result<Input<'a>, ReplError> {
         let code = err.split(' ').next().unwrap_or_default();
         let reply = err.to_string();
-        let auth_needed = code == "NOAUTH" || err.starts_with("ERR operation not permitted");
+        // Pika and some proxies answer `-ERR NOAUTH …` where Redis says `-NOAUTH …`.
+        let auth_needed =
+            code == "NOAUTH" || err.starts_with("ERR NOAUTH") || err.starts_with("ERR operation not permitted");
         match step {
             Step::Ping if auth_needed || code == "NOPERM" => {
                 if self.cfg.password.is_none() {
