@@ -2,11 +2,15 @@
 //! instead of replication, through the same writer, compared key by key (values and
 //! expiries); the payloads restored, or rebuilt as commands; a source without `DUMP`
 //! refused naming the command and the key; a master that refuses `PSYNC` and `SYNC`
-//! pointing at scan mode.
+//! pointing at scan mode; a connection cut mid-scan opened again, the scan going on from
+//! its cursor with nothing missing or read twice.
 
-use replicant_testkit::{assert_same, fill, snapshot, RedisServer};
+use std::time::Duration;
+
+use replicant_testkit::{assert_same, fill, snapshot, FaultProxy, RedisServer};
 
 use crate::cli::{replicant, replicant_ok};
+use crate::process::{wait_for, Daemon};
 
 /// A source holding every type, expiries, several databases and enough keys for many
 /// `SCAN` pages.
@@ -67,4 +71,29 @@ fn a_master_refusing_psync_and_sync_points_at_scan_mode() {
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{log}");
     assert!(log.contains("--source-mode scan"), "{log}");
+}
+
+#[test]
+fn a_connection_cut_mid_scan_is_opened_again_and_the_scan_goes_on_from_its_cursor() {
+    let source = source();
+    let expected = snapshot(&mut source.conn());
+    let proxy = FaultProxy::start(source.port());
+    proxy.throttle(100_000);
+    let target = RedisServer::start();
+    let src = format!("redis://{}", proxy.addr());
+    #[rustfmt::skip]
+    let mut daemon = Daemon::start(&[
+        "sync", "--source", &src, "--target", &target.url(), "--source-mode", "scan",
+        "--scan-count", "20", "--scan-pipeline", "10", "--progress", "never",
+    ]);
+    let mut conn = target.conn();
+    wait_for("part of the copy on the target", Duration::from_secs(60), || {
+        let keys: u64 = redis::cmd("DBSIZE").query(&mut conn).unwrap();
+        keys >= 20
+    });
+    proxy.cut();
+    proxy.throttle(0);
+    assert!(daemon.wait_exit(Duration::from_secs(120)), "{}", daemon.log());
+    assert!(daemon.log().contains("opening it again"), "{}", daemon.log());
+    assert_same(&expected, &snapshot(&mut target.conn()));
 }

@@ -58,24 +58,45 @@ pub struct ScanStats {
     pub payload_bytes: AtomicU64,
 }
 
-/// Copies the server into `out` as an RDB stream, then shuts `out` down.
+/// Copies the server into `out` as an RDB stream, then shuts `out` down. A dropped
+/// connection is opened again (up to [`RECONNECTS`] times in a row) and the scan goes on
+/// from the cursor and the key it had reached: `SCAN`'s cursor lives on the client side,
+/// and keys already written are not read again.
 pub async fn copy<W: AsyncWrite + Unpin>(cfg: &ScanConfig, out: &mut W, stats: &ScanStats) -> Result<(), ScanError> {
-    let mut conn = Conn::open(&cfg.source, cfg.timeout).await?;
-    let expiry = Expiry::probe(&mut conn).await?;
+    let mut source = Source::open(cfg).await?;
     let dbs = match &cfg.dbs {
         Some(dbs) => dbs.clone(),
-        None => databases_with_keys(&mut conn).await?,
+        None => databases_with_keys(&mut source.conn).await?,
     };
-    tracing::info!(server = conn.addr(), databases = ?dbs, expiry = expiry.name(), "Scanning the source (SCAN, DUMP).");
+    tracing::info!(
+        server = source.conn.addr(),
+        databases = ?dbs,
+        expiry = source.expiry.name(),
+        "Scanning the source (SCAN, DUMP)."
+    );
     let mut writer = StreamWriter { buf: Vec::with_capacity(OUTPUT_PIECE * 2), header: false, db: None };
     for db in dbs {
-        select(&mut conn, db).await?;
+        source.db = db;
+        select(&mut source.conn, db).await?;
         let mut cursor = Bytes::from_static(b"0");
         loop {
-            let (next, keys) = scan_page(&mut conn, &cursor, cfg.count).await?;
+            let (next, keys) = loop {
+                match scan_page(&mut source.conn, &cursor, cfg.count).await {
+                    Ok(page) => break page,
+                    Err(e) => source.recover(e).await?,
+                }
+            };
             stats.scanned.fetch_add(keys.len() as u64, Ordering::Relaxed);
-            for chunk in keys.chunks(cfg.pipeline.max(1)) {
-                dump_chunk(&mut conn, (db, expiry), chunk, &mut writer, stats).await?;
+            let mut done = 0;
+            while let Some(rest) = keys.get(done..).filter(|rest| !rest.is_empty()) {
+                let chunk = rest.get(..cfg.pipeline.max(1)).unwrap_or(rest);
+                let (dumped, failed) =
+                    dump_chunk(&mut source.conn, (db, source.expiry), chunk, &mut writer, stats).await;
+                done += dumped;
+                match failed {
+                    Some(e) => source.recover(e).await?,
+                    None => source.reconnects = 0,
+                }
                 if writer.buf.len() >= OUTPUT_PIECE {
                     writer.send(out).await?;
                 }
@@ -87,6 +108,59 @@ pub async fn copy<W: AsyncWrite + Unpin>(cfg: &ScanConfig, out: &mut W, stats: &
         }
     }
     writer.finish(out).await
+}
+
+/// Dropped connections opened again in a row before the copy gives up.
+pub const RECONNECTS: u32 = 5;
+/// The first pause before opening a dropped connection again; doubles each time.
+const FIRST_PAUSE: Duration = Duration::from_millis(200);
+
+/// The connection to the source, and what reopening it needs.
+struct Source<'a> {
+    cfg: &'a ScanConfig,
+    conn: Conn,
+    expiry: Expiry,
+    /// The database being scanned.
+    db: u64,
+    /// Reconnections since the last chunk that went through.
+    reconnects: u32,
+}
+
+impl<'a> Source<'a> {
+    async fn open(cfg: &'a ScanConfig) -> Result<Source<'a>, ScanError> {
+        let mut conn = Conn::open(&cfg.source, cfg.timeout).await?;
+        let expiry = Expiry::probe(&mut conn).await?;
+        Ok(Source { cfg, conn, expiry, db: 0, reconnects: 0 })
+    }
+
+    /// After `error`: a dropped connection is opened again (in the same database), anything
+    /// else is returned, as is the last error once [`RECONNECTS`] attempts failed.
+    async fn recover(&mut self, mut error: ScanError) -> Result<(), ScanError> {
+        loop {
+            let dropped = matches!(error, ScanError::Io { .. } | ScanError::Connect { .. });
+            if !dropped || self.reconnects >= RECONNECTS {
+                return Err(error);
+            }
+            let pause = FIRST_PAUSE * 2u32.pow(self.reconnects);
+            self.reconnects += 1;
+            tracing::warn!(
+                error = %error,
+                attempt = self.reconnects,
+                retry_in_ms = pause.as_millis() as u64,
+                "The connection to the source dropped; opening it again to go on from the cursor."
+            );
+            tokio::time::sleep(pause).await;
+            match self.reopen().await {
+                Ok(()) => return Ok(()),
+                Err(e) => error = e,
+            }
+        }
+    }
+
+    async fn reopen(&mut self) -> Result<(), ScanError> {
+        self.conn = Conn::open(&self.cfg.source, self.cfg.timeout).await?;
+        select(&mut self.conn, self.db).await
+    }
 }
 
 /// How a key's expiry is read.
@@ -203,48 +277,64 @@ async fn scan_page(conn: &mut Conn, cursor: &Bytes, count: u32) -> Result<(Bytes
 }
 
 /// `DUMP` then the expiry of each key, pipelined; each live key written to the stream.
+/// The keys dealt with (written, or counted as gone), and the error that stopped the rest.
 async fn dump_chunk(
     conn: &mut Conn,
-    (db, expiry): (u64, Expiry),
+    at: (u64, Expiry),
     keys: &[Bytes],
     writer: &mut StreamWriter,
     stats: &ScanStats,
-) -> Result<(), ScanError> {
+) -> (usize, Option<ScanError>) {
     for key in keys {
         conn.push(&[b"DUMP", key]);
-        conn.push(&[expiry.name().as_bytes(), key]);
+        conn.push(&[at.1.name().as_bytes(), key]);
     }
-    conn.flush().await?;
-    for key in keys {
-        let dumped = conn.reply().await?;
-        let ttl = conn.reply().await?;
-        let name = || String::from_utf8_lossy(key).into_owned();
-        let bytes = match &dumped {
-            BytesFrame::BulkString(bytes) => bytes,
-            BytesFrame::Null => {
+    if let Err(e) = conn.flush().await {
+        return (0, Some(e));
+    }
+    for (done, key) in keys.iter().enumerate() {
+        if let Err(e) = dump_one(conn, at, key, writer, stats).await {
+            return (done, Some(e));
+        }
+    }
+    (keys.len(), None)
+}
+
+/// One key's `DUMP` and expiry replies.
+async fn dump_one(
+    conn: &mut Conn,
+    (db, expiry): (u64, Expiry),
+    key: &Bytes,
+    writer: &mut StreamWriter,
+    stats: &ScanStats,
+) -> Result<(), ScanError> {
+    let dumped = conn.reply().await?;
+    let ttl = conn.reply().await?;
+    let name = || String::from_utf8_lossy(key).into_owned();
+    let bytes = match &dumped {
+        BytesFrame::BulkString(bytes) => bytes,
+        BytesFrame::Null => {
+            stats.vanished.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        }
+        BytesFrame::Error(e) => return Err(refused(conn, "DUMP", Some(name()), e)),
+        other => return Err(unexpected(conn, "DUMP", Some(name()), other, "a payload or nil")),
+    };
+    let expire_at_ms = match ttl {
+        BytesFrame::Integer(reply) => match expiry.at(reply) {
+            Ok(at) => at,
+            Err(()) => {
                 stats.vanished.fetch_add(1, Ordering::Relaxed);
-                continue;
+                return Ok(());
             }
-            BytesFrame::Error(e) => return Err(refused(conn, "DUMP", Some(name()), e)),
-            other => return Err(unexpected(conn, "DUMP", Some(name()), other, "a payload or nil")),
-        };
-        let expire_at_ms = match ttl {
-            BytesFrame::Integer(reply) => match expiry.at(reply) {
-                Ok(at) => at,
-                Err(()) => {
-                    stats.vanished.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                }
-            },
-            BytesFrame::Error(e) => return Err(refused(conn, expiry.name(), Some(name()), &e)),
-            other => return Err(unexpected(conn, expiry.name(), Some(name()), &other, "an integer")),
-        };
-        let checked =
-            payload::split(bytes).map_err(|e| ScanError::BadPayload { key: name(), db, why: e.to_string() })?;
-        stats.payload_bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-        writer.key(db, key, expire_at_ms, checked);
-        stats.copied.fetch_add(1, Ordering::Relaxed);
-    }
+        },
+        BytesFrame::Error(e) => return Err(refused(conn, expiry.name(), Some(name()), &e)),
+        other => return Err(unexpected(conn, expiry.name(), Some(name()), &other, "an integer")),
+    };
+    let checked = payload::split(bytes).map_err(|e| ScanError::BadPayload { key: name(), db, why: e.to_string() })?;
+    stats.payload_bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+    writer.key(db, key, expire_at_ms, checked);
+    stats.copied.fetch_add(1, Ordering::Relaxed);
     Ok(())
 }
 

@@ -123,18 +123,18 @@ pub async fn run<S: Sink>(
             let attempt = session::run(&cfg, &mut next, &mut delivered, sink, &status, stopped.clone());
             tokio::pin!(attempt);
             tokio::select! {
-            outcome = &mut attempt => outcome,
-            () = &mut shutdown => {
-                // A streaming session detaches (RemoveSlaveNode) so that the master drops
-                // this replica now rather than after its 20 s timeout; one busy with a
-                // full copy or a slow target is simply dropped.
-                let _ = stop.send(true);
-                if let Ok(Err(e)) = tokio::time::timeout(DETACH_WAIT, attempt).await {
-                    tracing::debug!(error = %e, "Detaching from the Pika master failed.");
+                outcome = &mut attempt => outcome,
+                () = &mut shutdown => {
+                    // A streaming session detaches (RemoveSlaveNode) so that the master drops
+                    // this replica now rather than after its 20 s timeout; one busy with a
+                    // full copy or a slow target is simply dropped.
+                    let _ = stop.send(true);
+                    if let Ok(Err(e)) = tokio::time::timeout(DETACH_WAIT, attempt).await {
+                        tracing::debug!(error = %e, "Detaching from the Pika master failed.");
+                    }
+                    status.set_state(LinkState::Stopped);
+                    return Ok(());
                 }
-                status.set_state(LinkState::Stopped);
-                return Ok(());
-            }
             }
         };
         let Err(err) = outcome else {
