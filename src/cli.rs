@@ -91,6 +91,10 @@ pub(crate) struct SyncArgs {
     /// Scan mode: keys whose DUMP/PTTL are in flight at once (1 to 100000; default 256).
     #[arg(long, value_name = "N")]
     pub(crate) scan_pipeline: Option<u32>,
+    /// Scan mode: commands sent to the source per second at most (SCAN, DUMP and the
+    /// expiry query each count), to spare a production server. Default: no limit.
+    #[arg(long, value_name = "N")]
+    pub(crate) source_max_ops: Option<u64>,
     /// A Kvrocks namespace's target database, `NAMESPACE=DB` (repeatable; `default=0` is
     /// always there unless given another database).
     #[arg(long, value_name = "NAMESPACE=DB")]

@@ -53,6 +53,9 @@ fn config_from_args(args: &SyncArgs) -> anyhow::Result<Config> {
     if let Some(pipeline) = args.scan_pipeline {
         c.source.scan.pipeline = pipeline;
     }
+    if let Some(max_ops) = args.source_max_ops {
+        c.source.scan.max_ops = max_ops;
+    }
     for entry in &args.kvrocks_namespace {
         let parsed = entry.split_once('=').and_then(|(name, db)| Some((name, db.parse::<u64>().ok()?)));
         let Some((name, db)) = parsed else {

@@ -110,6 +110,8 @@ pub(crate) struct ScanPlan {
     pub(crate) count: u32,
     /// Keys whose `DUMP`/`PTTL` are in flight at once.
     pub(crate) pipeline: usize,
+    /// Commands per second to the source at most; `None`: no limit.
+    pub(crate) max_ops: Option<u64>,
 }
 
 impl Plan {
@@ -185,6 +187,7 @@ impl Plan {
             scan: (config.source.mode == SourceMode::Scan).then(|| ScanPlan {
                 count: config.source.scan.count,
                 pipeline: usize::try_from(config.source.scan.pipeline).unwrap_or(usize::MAX),
+                max_ops: Some(config.source.scan.max_ops).filter(|n| *n > 0),
             }),
         })
     }

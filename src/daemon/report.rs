@@ -55,7 +55,8 @@ fn stats(job: Option<&JobStatus>) -> InfoSection {
     let Some(job) = job else { return s.field("commands_applied", 0).field("errors", 0) };
     let (applied, skipped) = job.target_figures();
     let link = &job.link;
-    s.field("commands_received", link.commands.load(Ordering::Relaxed))
+    let s = s
+        .field("commands_received", link.commands.load(Ordering::Relaxed))
         .field("commands_applied", applied)
         .field("errors", job.error_count())
         .field("errors_skipped", skipped)
@@ -63,7 +64,19 @@ fn stats(job: Option<&JobStatus>) -> InfoSection {
         .field("partial_syncs", link.partial_syncs.load(Ordering::Relaxed))
         .field("connections", link.connections.load(Ordering::Relaxed))
         .field("target_retries", job.target_retries.load(Ordering::Relaxed))
-        .field("job_uptime_in_seconds", job.started.elapsed().as_secs())
+        .field("job_uptime_in_seconds", job.started.elapsed().as_secs());
+    scan_figures(job).into_iter().fold(s, |s, (name, _, value)| s.field(name, value))
+}
+
+/// A scan-mode copy's figures: `INFO` name, help, value (none when the job does not scan).
+fn scan_figures(job: &JobStatus) -> Vec<(&'static str, &'static str, u64)> {
+    let Some(scan) = job.scan() else { return Vec::new() };
+    vec![
+        ("scan_keys_scanned", "Keys SCAN returned.", scan.scanned.load(Ordering::Relaxed)),
+        ("scan_keys_copied", "Keys read with DUMP and written.", scan.copied.load(Ordering::Relaxed)),
+        ("scan_keys_gone", "Keys gone between SCAN and DUMP.", scan.vanished.load(Ordering::Relaxed)),
+        ("scan_reconnects", "Dropped source connections opened again.", scan.reconnects.load(Ordering::Relaxed)),
+    ]
 }
 
 const PHASES: [&str; 8] = ["idle", "precheck", "connecting", "full_sync", "streaming", "backoff", "stopped", "failed"];
@@ -135,6 +148,9 @@ pub(crate) fn metrics(job: Option<&JobStatus>) -> String {
             "Times the target was lost and tried again.",
             job.target_retries.load(Ordering::Relaxed),
         );
+    for (name, help, value) in scan_figures(job) {
+        m.counter(&format!("replicant_{name}_total"), help, value);
+    }
     let shards = job.writer().map(|w| w.shards()).unwrap_or_default();
     let in_flight: Vec<u64> = shards.iter().map(|s| s.in_flight).collect();
     let applied: Vec<u64> = shards.iter().map(|s| s.applied).collect();

@@ -42,8 +42,10 @@ pub(crate) async fn scan_master(
     status.set_writer(writer.progress());
     status.set_stage(Stage::Running);
     let mut cfg = ScanConfig::new(master.clone());
-    (cfg.count, cfg.pipeline, cfg.timeout) = (scan.count, scan.pipeline, plan.source_timeout);
-    let stats = ScanStats::default();
+    (cfg.count, cfg.pipeline, cfg.timeout, cfg.max_ops) =
+        (scan.count, scan.pipeline, plan.source_timeout, scan.max_ops);
+    let stats = Arc::new(ScanStats::default());
+    status.set_scan(stats.clone());
     let (reader, mut pipe) = tokio::io::duplex(PIPE_BYTES);
     let name = format!("the scan of {}", master.addr());
     let file = RdbFile { reader, name: name.clone(), size: None };
@@ -68,7 +70,7 @@ pub(crate) async fn scan_master(
     drained.and(closed).context("the target writer stopped")?;
     tracing::info!(
         "Copied {} keys of {} by SCAN into {target} ({} with RESTORE, {} rebuilt with commands); {} scanned, {} gone \
-         before they could be read; {} commands acknowledged in {:.2?}. Writes made to the source during the scan \
+         before they could be read, {} reconnections; {} commands acknowledged in {:.2?}. Writes made to the source during the scan \
          may be missing: scan mode does not follow its write stream (docs/scan.md).",
         stats.copied.load(Ordering::Relaxed),
         master.addr(),
@@ -76,6 +78,7 @@ pub(crate) async fn scan_master(
         stats_now.rebuilt,
         stats.scanned.load(Ordering::Relaxed),
         stats.vanished.load(Ordering::Relaxed),
+        stats.reconnects.load(Ordering::Relaxed),
         acknowledged,
         status.started.elapsed(),
     );

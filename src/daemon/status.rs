@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use replicant_link::LinkStatus;
 use replicant_pipeline::WriterProgress;
+use replicant_scan::ScanStats;
 
 /// The live state of one job.
 #[derive(Debug)]
@@ -17,6 +18,8 @@ pub(crate) struct JobStatus {
     pub(crate) link: Arc<LinkStatus>,
     /// The current session's writer, once connected.
     writer: Mutex<Option<Arc<WriterProgress>>>,
+    /// A scan-mode copy's figures, once it started.
+    scan: Mutex<Option<Arc<ScanStats>>>,
     /// Times the target was lost and tried again.
     pub(crate) target_retries: AtomicU64,
     /// Commands applied and errors skipped by the writers of earlier sessions.
@@ -56,6 +59,7 @@ impl JobStatus {
             master: Mutex::new((host.to_string(), port, addr)),
             link: Arc::default(),
             writer: Mutex::new(None),
+            scan: Mutex::new(None),
             target_retries: AtomicU64::new(0),
             applied_before: AtomicU64::new(0),
             skipped_before: AtomicU64::new(0),
@@ -94,6 +98,18 @@ impl JobStatus {
     /// The current session's writer figures.
     pub(crate) fn writer(&self) -> Option<Arc<WriterProgress>> {
         self.writer.lock().ok().and_then(|w| w.clone())
+    }
+
+    /// Shows a scan-mode copy's figures.
+    pub(crate) fn set_scan(&self, stats: Arc<ScanStats>) {
+        if let Ok(mut s) = self.scan.lock() {
+            *s = Some(stats);
+        }
+    }
+
+    /// A scan-mode copy's figures, if this job scans.
+    pub(crate) fn scan(&self) -> Option<Arc<ScanStats>> {
+        self.scan.lock().ok().and_then(|s| s.clone())
     }
 
     /// Shows a new session's writer from now on; what the last one applied and skipped

@@ -7,10 +7,10 @@
 
 use std::time::Duration;
 
-use replicant_testkit::{assert_same, fill, snapshot, FaultProxy, RedisServer};
+use replicant_testkit::{assert_same, fill, free_port, snapshot, wait_until_same, FaultProxy, RedisServer};
 
 use crate::cli::{replicant, replicant_ok};
-use crate::process::{wait_for, Daemon};
+use crate::process::{admin, field, info, wait_for, Daemon};
 
 /// A source holding every type, expiries, several databases and enough keys for many
 /// `SCAN` pages.
@@ -96,4 +96,28 @@ fn a_connection_cut_mid_scan_is_opened_again_and_the_scan_goes_on_from_its_curso
     assert!(daemon.wait_exit(Duration::from_secs(120)), "{}", daemon.log());
     assert!(daemon.log().contains("opening it again"), "{}", daemon.log());
     assert_same(&expected, &snapshot(&mut target.conn()));
+}
+
+#[test]
+fn the_scan_figures_show_in_info_under_a_read_rate_cap() {
+    let source = source();
+    let expected = snapshot(&mut source.conn());
+    let target = RedisServer::start();
+    let (src, dst, port) = (source.url(), target.url(), free_port());
+    let admin_addr = format!("127.0.0.1:{port}");
+    #[rustfmt::skip]
+    let daemon = Daemon::start(&[
+        "sync", "--source", &src, "--target", &dst, "--source-mode", "scan", "--source-max-ops", "20000",
+        "--admin", &admin_addr, "--progress", "never",
+    ]);
+    wait_until_same(&expected, &mut target.conn(), Duration::from_secs(60));
+    let mut conn = admin(port);
+    let all = expected.len().to_string();
+    wait_for("the scan's figures", Duration::from_secs(30), || {
+        field(&info(&mut conn, "stats"), "scan_keys_copied").as_deref() == Some(all.as_str())
+    });
+    let stats = info(&mut conn, "stats");
+    assert_eq!(field(&stats, "scan_keys_scanned").as_deref(), Some(all.as_str()), "{stats}\n{}", daemon.log());
+    assert_eq!(field(&stats, "scan_keys_gone").as_deref(), Some("0"), "{stats}");
+    assert_eq!(field(&stats, "scan_reconnects").as_deref(), Some("0"), "{stats}");
 }

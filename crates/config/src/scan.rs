@@ -36,11 +36,14 @@ pub struct Scan {
     pub count: u32,
     /// Keys whose `DUMP`/`PTTL` are in flight at once (default 256, 1..=100 000).
     pub pipeline: u32,
+    /// Commands sent to the source per second at most (`SCAN`, `DUMP` and the expiry
+    /// query each count); 0: no limit.
+    pub max_ops: u64,
 }
 
 impl Default for Scan {
     fn default() -> Self {
-        Scan { count: 1000, pipeline: 256 }
+        Scan { count: 1000, pipeline: 256, max_ops: 0 }
     }
 }
 

@@ -14,6 +14,7 @@
 //!
 //! - [`payload`] (sans-IO): a `DUMP` payload's footer checked and split off.
 //! - [`rdb`] (sans-IO): the RDB stream written from keys and payloads.
+//! - `pace` (sans-IO): how long to wait so that reads keep within `max_ops` per second.
 //! - [`scan`] (tokio): the driver: [`scan::copy`] reads the source into an `AsyncWrite`.
 //! - [`ScanStats`]: keys scanned, copied and vanished (deleted or expired between `SCAN`
 //!   and `DUMP`: counted, not an error).
@@ -25,6 +26,7 @@
 
 mod conn;
 mod error;
+mod pace;
 pub mod payload;
 pub mod rdb;
 pub mod scan;

@@ -7,7 +7,7 @@
 //! (the target) slows the scan.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use redis_protocol::resp2::types::BytesFrame;
@@ -15,6 +15,7 @@ use replicant_net::Endpoint;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::conn::{bulk, describe, Conn};
+use crate::pace::Pace;
 use crate::{payload, rdb, ScanError};
 
 /// Output is handed on once this much is gathered.
@@ -36,12 +37,15 @@ pub struct ScanConfig {
     pub timeout: Duration,
     /// The databases to copy; `None`: those `INFO keyspace` lists.
     pub dbs: Option<Vec<u64>>,
+    /// Commands per second to the source at most (`SCAN`, `DUMP` and the expiry query
+    /// each count); `None`: no limit.
+    pub max_ops: Option<u64>,
 }
 
 impl ScanConfig {
     /// Scans `source` with default settings.
     pub fn new(source: Endpoint) -> Self {
-        ScanConfig { source, count: 1000, pipeline: 256, timeout: Duration::from_secs(60), dbs: None }
+        ScanConfig { source, count: 1000, pipeline: 256, timeout: Duration::from_secs(60), dbs: None, max_ops: None }
     }
 }
 
@@ -56,6 +60,8 @@ pub struct ScanStats {
     pub vanished: AtomicU64,
     /// Bytes of `DUMP` payloads.
     pub payload_bytes: AtomicU64,
+    /// Dropped connections opened again.
+    pub reconnects: AtomicU64,
 }
 
 /// Copies the server into `out` as an RDB stream, then shuts `out` down. A dropped
@@ -80,21 +86,23 @@ pub async fn copy<W: AsyncWrite + Unpin>(cfg: &ScanConfig, out: &mut W, stats: &
         select(&mut source.conn, db).await?;
         let mut cursor = Bytes::from_static(b"0");
         loop {
+            source.pace(1).await;
             let (next, keys) = loop {
                 match scan_page(&mut source.conn, &cursor, cfg.count).await {
                     Ok(page) => break page,
-                    Err(e) => source.recover(e).await?,
+                    Err(e) => source.recover(e, stats).await?,
                 }
             };
             stats.scanned.fetch_add(keys.len() as u64, Ordering::Relaxed);
             let mut done = 0;
             while let Some(rest) = keys.get(done..).filter(|rest| !rest.is_empty()) {
                 let chunk = rest.get(..cfg.pipeline.max(1)).unwrap_or(rest);
+                source.pace(2 * chunk.len() as u64).await;
                 let (dumped, failed) =
                     dump_chunk(&mut source.conn, (db, source.expiry), chunk, &mut writer, stats).await;
                 done += dumped;
                 match failed {
-                    Some(e) => source.recover(e).await?,
+                    Some(e) => source.recover(e, stats).await?,
                     None => source.reconnects = 0,
                 }
                 if writer.buf.len() >= OUTPUT_PIECE {
@@ -124,18 +132,28 @@ struct Source<'a> {
     db: u64,
     /// Reconnections since the last chunk that went through.
     reconnects: u32,
+    /// The pace of `max_ops`.
+    pace: Pace,
 }
 
 impl<'a> Source<'a> {
     async fn open(cfg: &'a ScanConfig) -> Result<Source<'a>, ScanError> {
         let mut conn = Conn::open(&cfg.source, cfg.timeout).await?;
         let expiry = Expiry::probe(&mut conn).await?;
-        Ok(Source { cfg, conn, expiry, db: 0, reconnects: 0 })
+        Ok(Source { cfg, conn, expiry, db: 0, reconnects: 0, pace: Pace::new(cfg.max_ops, Instant::now()) })
+    }
+
+    /// Waits until `ops` more commands keep within `max_ops`.
+    async fn pace(&mut self, ops: u64) {
+        let wait = self.pace.take(ops, Instant::now());
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
     }
 
     /// After `error`: a dropped connection is opened again (in the same database), anything
     /// else is returned, as is the last error once [`RECONNECTS`] attempts failed.
-    async fn recover(&mut self, mut error: ScanError) -> Result<(), ScanError> {
+    async fn recover(&mut self, mut error: ScanError, stats: &ScanStats) -> Result<(), ScanError> {
         loop {
             let dropped = matches!(error, ScanError::Io { .. } | ScanError::Connect { .. });
             if !dropped || self.reconnects >= RECONNECTS {
@@ -143,6 +161,7 @@ impl<'a> Source<'a> {
             }
             let pause = FIRST_PAUSE * 2u32.pow(self.reconnects);
             self.reconnects += 1;
+            stats.reconnects.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(
                 error = %error,
                 attempt = self.reconnects,
