@@ -3,7 +3,8 @@
 //! expiries); the payloads restored, or rebuilt as commands; a source without `DUMP`
 //! refused naming the command and the key; a master that refuses `PSYNC` and `SYNC`
 //! pointing at scan mode; a connection cut mid-scan opened again, the scan going on from
-//! its cursor with nothing missing or read twice.
+//! its cursor with nothing missing or read twice; the figures in INFO under a read-rate
+//! cap; a cluster node refused rather than copied in part.
 
 use std::time::Duration;
 
@@ -120,4 +121,14 @@ fn the_scan_figures_show_in_info_under_a_read_rate_cap() {
     assert_eq!(field(&stats, "scan_keys_scanned").as_deref(), Some(all.as_str()), "{stats}\n{}", daemon.log());
     assert_eq!(field(&stats, "scan_keys_gone").as_deref(), Some("0"), "{stats}");
     assert_eq!(field(&stats, "scan_reconnects").as_deref(), Some("0"), "{stats}");
+}
+
+#[test]
+fn a_cluster_node_is_refused_rather_than_copied_in_part() {
+    let source = RedisServer::builder().arg("--cluster-enabled", "yes").start();
+    let target = RedisServer::start();
+    let out = replicant(&["sync", "--source", &source.url(), "--target", &target.url(), "--source-mode", "scan"]);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{log}");
+    assert!(log.contains("is a Redis Cluster node"), "{log}");
 }

@@ -56,6 +56,14 @@ pub enum ScanError {
         /// What is wrong.
         why: String,
     },
+    /// A source this mode cannot copy whole.
+    #[error("{addr}: {why}")]
+    Unsupported {
+        /// The server.
+        addr: String,
+        /// Why.
+        why: String,
+    },
     /// Something the RDB stream could not take (the reader stopped).
     #[error("the copy stopped taking keys: {0}")]
     Output(std::io::Error),

@@ -70,6 +70,7 @@ pub struct ScanStats {
 /// and keys already written are not read again.
 pub async fn copy<W: AsyncWrite + Unpin>(cfg: &ScanConfig, out: &mut W, stats: &ScanStats) -> Result<(), ScanError> {
     let mut source = Source::open(cfg).await?;
+    refuse_cluster_node(&mut source.conn).await?;
     let dbs = match &cfg.dbs {
         Some(dbs) => dbs.clone(),
         None => databases_with_keys(&mut source.conn).await?,
@@ -252,6 +253,22 @@ impl StreamWriter {
         self.send(out).await?;
         out.shutdown().await.map_err(ScanError::Output)
     }
+}
+
+/// A Redis Cluster node holds only its own slots' keys: scanning it would copy a part of
+/// the cluster and look complete, so it is refused.
+async fn refuse_cluster_node(conn: &mut Conn) -> Result<(), ScanError> {
+    let reply = conn.query(&[b"INFO", b"cluster"]).await?;
+    let clustered = bulk(&reply).is_some_and(|text| text.windows(17).any(|w| w == b"cluster_enabled:1"));
+    if clustered {
+        return Err(ScanError::Unsupported {
+            addr: conn.addr().to_string(),
+            why: "is a Redis Cluster node, which holds only its own slots' keys; scan mode copies one \
+                  standalone server (a cluster source is not supported yet)"
+                .into(),
+        });
+    }
+    Ok(())
 }
 
 /// The databases `INFO keyspace` lists with keys.
