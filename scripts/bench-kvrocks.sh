@@ -20,8 +20,8 @@ cargo build --release --quiet
 BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/replicant
 # shellcheck source=scripts/servers.sh
 source scripts/servers.sh
-now() { date +%s.%N; }
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# shellcheck source=scripts/mock-copy-rounds.sh
+source scripts/mock-copy-rounds.sh
 
 cargo bench --quiet --bench kvrocks -- decode
 
@@ -30,45 +30,4 @@ if [ ! -f "$DATA/meta.txt" ]; then
   cargo bench --quiet --bench kvrocks -- checkpoint "$DATA" "$N"
 fi
 
-# The mock master, serving until the fd holding its standard input is closed.
-mkfifo "$WORK/hold"
-cargo bench --quiet --bench kvrocks -- serve "$DATA" < "$WORK/hold" > "$WORK/port" &
-PIDS+=($!)
-exec 4> "$WORK/hold"
-for _ in $(seq 600); do [ -s "$WORK/port" ] && break; sleep 0.1; done
-KV=$(head -1 "$WORK/port")
-
-TIMED=()
-[ -x /usr/bin/time ] && TIMED=(/usr/bin/time -f %M -o "$WORK/rss")
-echo "| round | Kvrocks checkpoint → Redis | keys/s | peak RSS | Redis full sync of the same keys | keys/s | Kvrocks / Redis |"
-echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
-kvs=(); rss=(); ratios=()
-for round in $(seq "$RUNS"); do
-  t=$(free_port); start_target "kv-$round" "$t"
-  a=$(now)
-  "${TIMED[@]}" "${OTHER_CPUS[@]}" "$BIN" sync --source "redis://:benchpass@127.0.0.1:$KV" --target "redis://127.0.0.1:$t" \
-    --once --state-dir "$WORK/state-$round" --progress never 2>"$WORK/kv-$round.log" \
-    || { cat "$WORK/kv-$round.log"; exit 1; }
-  b=$(now)
-  keys=$(redis-cli -p "$t" DBSIZE)
-  [ "$keys" = "$N" ] || { echo "the Kvrocks copy holds $keys keys, not $N"; exit 1; }
-  kv=$(echo "$b - $a" | bc)
-  peak=$([ -s "$WORK/rss" ] && echo "$(( $(cat "$WORK/rss") / 1024 )) MiB" || echo "?")
-
-  r=$(free_port); start_target "redis-$round" "$r"
-  a=$(now)
-  "${OTHER_CPUS[@]}" "$BIN" sync --source "redis://127.0.0.1:$t" --target "redis://127.0.0.1:$r" --once \
-    --progress never 2>/dev/null
-  b=$(now)
-  [ "$(redis-cli -p "$r" DEBUG DIGEST)" = "$(redis-cli -p "$t" DEBUG DIGEST)" ] || { echo "the Redis copy differs"; exit 1; }
-  rs=$(echo "$b - $a" | bc)
-  stop_server "$t"; stop_server "$r"
-  ratio=$(echo "$kv / $rs" | bc -l)
-  kvs+=("$kv"); rss+=("$rs"); ratios+=("$ratio")
-  printf '| %s | %.2f s | %.0f | %s | %.2f s | %.0f | %.2f× |\n' "$round" "$kv" "$(echo "$N / $kv" | bc -l)" \
-    "$peak" "$rs" "$(echo "$N / $rs" | bc -l)" "$ratio"
-done
-printf '| median of %s (%s keys) | %.2f s | %.0f | | %.2f s | %.0f | %.2f× |\n' "$RUNS" "$N" "$(median "${kvs[@]}")" \
-  "$(echo "$N / $(median "${kvs[@]}")" | bc -l)" "$(median "${rss[@]}")" "$(echo "$N / $(median "${rss[@]}")" | bc -l)" \
-  "$(median "${ratios[@]}")"
-exec 4>&-
+mock_copy_rounds kvrocks "Kvrocks checkpoint"
